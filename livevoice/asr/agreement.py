@@ -1,0 +1,74 @@
+"""LocalAgreement-2: commit the words two consecutive hypotheses agree on.
+
+Each decode of the growing utterance gives a hypothesis: a list of timed words.
+A word is *committed* (will never change) once it is part of the longest common
+prefix of the last two hypotheses, after the words already committed. Pure code.
+"""
+
+from __future__ import annotations
+
+import string
+
+from livevoice.frames import Word
+
+_STRIP = string.punctuation + "¿¡«»“”‘’…"
+
+
+def normalize(text: str) -> str:
+    """Compare words without case and surrounding punctuation."""
+    return text.strip().strip(_STRIP).lower()
+
+
+class LocalAgreement:
+    """The LocalAgreement-2 policy over timed word hypotheses (times absolute, seconds)."""
+
+    def __init__(self, *, overlap_tolerance_s: float = 0.1, max_ngram: int = 5) -> None:
+        self.committed: list[Word] = []
+        self._previous: list[Word] = []
+        self.overlap_tolerance_s = overlap_tolerance_s
+        self.max_ngram = max_ngram
+
+    @property
+    def committed_end_s(self) -> float:
+        return self.committed[-1].end_s if self.committed else 0.0
+
+    def _new_part(self, hypothesis: list[Word]) -> list[Word]:
+        """The part of ``hypothesis`` after what is already committed.
+
+        Drops words that start before the committed end (with a tolerance), then a leading n-gram that
+        repeats the committed tail (Whisper re-reads the last committed words when the
+        buffer still holds their audio).
+        """
+        limit = self.committed_end_s - self.overlap_tolerance_s
+        words = [w for w in hypothesis if w.start_s >= limit]
+        if self.committed and words:
+            for n in range(min(self.max_ngram, len(self.committed), len(words)), 0, -1):
+                tail = [normalize(w.text) for w in self.committed[-n:]]
+                head = [normalize(w.text) for w in words[:n]]
+                if tail == head:
+                    return words[n:]
+        return words
+
+    def update(self, hypothesis: list[Word]) -> list[Word]:
+        """Take a new hypothesis; return the words it newly commits."""
+        current = self._new_part(hypothesis)
+        previous = self._new_part(self._previous)
+        agreed: list[Word] = []
+        for new, old in zip(current, previous, strict=False):
+            if normalize(new.text) != normalize(old.text):
+                break
+            agreed.append(new)
+        self.committed.extend(agreed)
+        self._previous = hypothesis
+        return agreed
+
+    def tentative(self) -> list[Word]:
+        """Words of the last hypothesis not committed yet."""
+        return self._new_part(self._previous)
+
+    def finish(self, hypothesis: list[Word]) -> list[Word]:
+        """End of speech: commit everything the final hypothesis adds."""
+        rest = self._new_part(hypothesis)
+        self.committed.extend(rest)
+        self._previous = []
+        return rest

@@ -1,0 +1,1 @@
+"""Audio devices, ring buffers, resampling and the virtual microphone."""

@@ -1,0 +1,1 @@
+"""Helpers that build small real test assets (tiny models, synthesized speech)."""

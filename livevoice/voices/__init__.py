@@ -1,0 +1,1 @@
+"""Voices as speaker embeddings: files, library, algebra."""

@@ -1,0 +1,62 @@
+"""LocalAgreement-2 as pure code."""
+
+from __future__ import annotations
+
+from livevoice.asr.agreement import LocalAgreement, normalize
+from livevoice.frames import Word
+
+
+def words(text: str, start: float = 0.0, step: float = 0.3) -> list[Word]:
+    return [Word(w, start + i * step, start + (i + 1) * step) for i, w in enumerate(text.split())]
+
+
+def texts(ws: list[Word]) -> list[str]:
+    return [w.text for w in ws]
+
+
+def test_commits_only_what_two_hypotheses_agree_on() -> None:
+    la = LocalAgreement()
+    assert la.update(words("the quick")) == []
+    assert texts(la.update(words("the quick brown fog"))) == ["the", "quick"]
+    assert texts(la.update(words("the quick brown fox jumps"))) == ["brown"]
+    assert texts(la.update(words("the quick brown fox jumps over"))) == ["fox", "jumps"]
+    assert texts(la.committed) == ["the", "quick", "brown", "fox", "jumps"]
+    assert texts(la.tentative()) == ["over"]
+
+
+def test_case_and_punctuation_do_not_block_agreement() -> None:
+    la = LocalAgreement()
+    la.update(words("Hello world"))
+    committed = la.update(words("hello, World. again"))
+    assert texts(committed) == ["hello,", "World."]  # the newer spelling is kept
+    assert normalize("«Hello,»") == "hello"
+
+
+def test_a_changed_word_stops_the_commit_there() -> None:
+    la = LocalAgreement()
+    la.update(words("a b c d"))
+    assert texts(la.update(words("a b x d"))) == ["a", "b"]
+    assert texts(la.update(words("a b x d e"))) == ["x", "d"]
+
+
+def test_committed_words_are_not_committed_twice_after_trimming() -> None:
+    """After the buffer is cut, Whisper re-reads the last committed words: they are skipped."""
+    la = LocalAgreement()
+    la.update(words("one two three four"))
+    la.update(words("one two three four five"))
+    assert texts(la.committed) == ["one", "two", "three", "four"]
+    # buffer trimmed at 0.9 s: the hypothesis now starts with "four" again, slightly shifted
+    later = [Word("four", 0.92, 1.2), Word("five", 1.2, 1.5), Word("six", 1.5, 1.8)]
+    assert texts(la.update(later)) == ["five"]
+    assert texts(la.update([*later, Word("seven", 1.8, 2.1)])) == ["six"]
+    assert texts(la.committed) == ["one", "two", "three", "four", "five", "six"]
+
+
+def test_finish_commits_the_rest_of_the_final_hypothesis() -> None:
+    la = LocalAgreement()
+    la.update(words("to be or"))
+    la.update(words("to be or not"))
+    rest = la.finish(words("to be or not to be"))
+    assert texts(rest) == ["not", "to", "be"]
+    assert texts(la.committed) == ["to", "be", "or", "not", "to", "be"]
+    assert la.tentative() == []
