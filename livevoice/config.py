@@ -250,8 +250,8 @@ def replace(config: Config, section: str, **changes: Any) -> Config:
     """A copy of ``config`` with keys of one section changed (validated like the file)."""
     current = getattr(config, section)
     merged = {f.name: getattr(current, f.name) for f in dataclasses.fields(current)}
-    for key, value in changes.items():
-        merged[key] = list(value) if isinstance(value, tuple) else value
+    merged.update(changes)
+    merged = {key: list(value) if isinstance(value, tuple) else value for key, value in merged.items()}
     return dataclasses.replace(config, **{section: _build_section(section, type(current), merged)})
 
 

@@ -75,6 +75,9 @@ def test_replace_validates_like_the_file() -> None:
     assert config.audio.input_device == "mic"
     with pytest.raises(ConfigError, match=r"control\.port = 70000 is out of range"):
         replace(config, "control", port=70000)
+    # a section with a list value keeps it when another key changes
+    origins = replace(Config(), "control", allowed_origins=("http://a",))
+    assert replace(origins, "control", port=5).control == dataclasses.replace(origins.control, port=5)
 
 
 def test_unreadable_files_are_one_line(tmp_path: Path) -> None:

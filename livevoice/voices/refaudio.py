@@ -1,8 +1,8 @@
 """Reference audio for making a voice: read any audio file, check it, bring it to 24 kHz mono.
 
 The Qwen3-TTS speaker encoder reads 24 kHz log-mels, so reference audio of any rate
-and channel count is averaged to mono and resampled with soxr (very high quality)
-before it reaches the engine. Files are read with soundfile (WAV, FLAC, OGG, MP3...).
+and channel count is averaged to mono and resampled with soxr
+(:func:`livevoice.audio.files.read_audio`) before it reaches the engine.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from livevoice.audio.files import read_audio
 from livevoice.errors import AudioFileError
 
 SPEAKER_ENCODER_RATE = 24000
@@ -38,26 +39,6 @@ class EmbeddingExtractor(Protocol):
         ...
 
 
-def to_mono(samples: npt.ArrayLike) -> FloatArray:
-    """Average the channels of ``(frames,)`` or ``(frames, channels)`` audio to float32 mono."""
-    array = np.asarray(samples, dtype=np.float32)
-    if array.ndim == 2:
-        array = array.mean(axis=1, dtype=np.float32)
-    elif array.ndim != 1:
-        raise AudioFileError(f"audio has shape {array.shape}; expected (frames,) or (frames, channels)")
-    return np.ascontiguousarray(array, dtype=np.float32)
-
-
-def resample(mono: FloatArray, rate_in: int, rate_out: int = SPEAKER_ENCODER_RATE) -> FloatArray:
-    """Resample mono float32 audio from ``rate_in`` to ``rate_out`` Hz (soxr, very high quality)."""
-    import soxr
-
-    if rate_in == rate_out:
-        return mono
-    out = soxr.resample(mono, rate_in, rate_out, quality="VHQ")
-    return np.ascontiguousarray(out, dtype=np.float32)
-
-
 def read_reference_audio(
     path: Path, *, min_s: float = MIN_REFERENCE_S, max_s: float = MAX_REFERENCE_S
 ) -> FloatArray:
@@ -66,24 +47,16 @@ def read_reference_audio(
     Raises :class:`~livevoice.errors.AudioFileError` with one line for a missing or
     non-audio file, audio that is too short or too long, or silence.
     """
-    import soundfile
-
-    path = Path(path)
-    if not path.is_file():
-        raise AudioFileError(f"reference audio {path} does not exist")
-    try:
-        samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
-        raise AudioFileError(f"{path} is not a readable audio file ({err})") from None
-    duration_s = samples.shape[0] / rate
+    name = Path(path).name
+    audio, _ = read_audio(Path(path), SPEAKER_ENCODER_RATE)
+    duration_s = len(audio) / SPEAKER_ENCODER_RATE
     if duration_s < min_s or duration_s > max_s:
         raise AudioFileError(
-            f"reference audio {path.name} is {duration_s:.1f} s long; use {min_s:g}-{max_s:g} s of speech"
+            f"reference audio {name} is {duration_s:.1f} s long; use {min_s:g}-{max_s:g} s of speech"
         )
-    mono = to_mono(samples)
-    if float(np.max(np.abs(mono))) < SILENCE_PEAK:
-        raise AudioFileError(f"reference audio {path.name} is silent")
-    return resample(mono, int(rate))
+    if float(np.max(np.abs(audio))) < SILENCE_PEAK:
+        raise AudioFileError(f"reference audio {name} is silent")
+    return audio
 
 
 def embed_samples(engine: EmbeddingExtractor, audio: FloatArray) -> FloatArray:
@@ -105,6 +78,4 @@ __all__ = [
     "embed_reference",
     "embed_samples",
     "read_reference_audio",
-    "resample",
-    "to_mono",
 ]

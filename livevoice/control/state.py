@@ -1,0 +1,139 @@
+"""The narrow interface between the control server and whatever it controls.
+
+The server knows the daemon only as a :class:`DaemonState`: one method per request.
+The daemon implements it over the running pipeline; :class:`~livevoice.control.standalone.ControlOnlyState`
+implements it with no models and no audio (``livevoice run --control-only``).
+
+Threading contract: the server calls these methods from one worker thread of its
+own, one call at a time, never on its asyncio loop, so a method may block briefly
+(e.g. to read a voice file). Methods should return quickly: they record an intent
+(a voice to apply at the next phrase, a text to speak) and let the pipeline act on
+it. The daemon's own threads may change the state concurrently, so
+implementations guard their fields with a lock.
+
+Errors: a method raises a :class:`ControlRequestError` subclass to answer a precise
+status code (NotAvailable, ResourceNotFound, ...); any other
+:class:`~livevoice.errors.LivevoiceError` answers RequestProcessingFailed (702) with
+its message; anything else is a bug, logged, answered GenericError (205).
+
+Events go the other way: the daemon calls
+:meth:`ControlServer.publish <livevoice.control.server.ControlServer.publish>` from
+any thread; it never blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from livevoice.control.codes import RequestStatus
+from livevoice.control.records import (
+    ApplyWhen,
+    CurrentVoice,
+    Curve,
+    DaemonStats,
+    DaemonStatus,
+    DeviceList,
+    Mode,
+    VoiceInfo,
+)
+from livevoice.errors import LivevoiceError
+
+
+class ControlRequestError(LivevoiceError):
+    """A request the daemon refuses, answered with :attr:`status` and the message as comment."""
+
+    status: RequestStatus = RequestStatus.REQUEST_PROCESSING_FAILED
+
+
+class NotAvailableError(ControlRequestError):
+    """The request needs the audio loop, which is not running (control-only mode)."""
+
+    status = RequestStatus.NOT_AVAILABLE
+
+
+class ResourceNotFoundError(ControlRequestError):
+    """A named voice or device does not exist."""
+
+    status = RequestStatus.RESOURCE_NOT_FOUND
+
+
+class IncompatibleResourcesError(ControlRequestError):
+    """Resources that cannot be combined, e.g. voices with embeddings of different sizes."""
+
+    status = RequestStatus.INCOMPATIBLE_RESOURCES
+
+
+class DaemonState(Protocol):
+    """What the control server reads and changes; one method per request."""
+
+    def get_status(self) -> DaemonStatus:
+        """GetStatus."""
+        ...
+
+    def get_stats(self) -> DaemonStats:
+        """GetStats (the server adds its own counters)."""
+        ...
+
+    def list_voices(self) -> Sequence[VoiceInfo]:
+        """ListVoices: the library's voices, sorted by name."""
+        ...
+
+    def get_current_voice(self) -> CurrentVoice:
+        """GetCurrentVoice."""
+        ...
+
+    def set_voice(self, name: str, apply: ApplyWhen) -> None:
+        """SetVoice: make library voice ``name`` current, at the next phrase or ``now``.
+
+        Raises :class:`ResourceNotFoundError` for an unknown voice and
+        :class:`IncompatibleResourcesError` for one the loaded model cannot use.
+        Publishes VoiceChanged when the voice actually changes.
+        """
+        ...
+
+    def morph_voice(self, to: str, duration_ms: int, curve: Curve) -> None:
+        """MorphVoice: move from the current voice to ``to`` over ``duration_ms`` along ``curve``."""
+        ...
+
+    def mix_voices(self, weights: Mapping[str, float], apply: ApplyWhen) -> str:
+        """MixVoices: make the weighted mix current; returns the transient voice's name."""
+        ...
+
+    def set_mode(self, mode: Mode) -> None:
+        """SetMode; publishes ModeChanged when the mode changes."""
+        ...
+
+    def set_push_to_talk(self, pressed: bool, enabled: bool | None) -> None:
+        """SetPushToTalk: press/release; ``enabled`` (when not None) switches gating on or off."""
+        ...
+
+    def speak(self, text: str) -> int:
+        """Speak ``text`` in the current voice; returns its utterance id. Needs the audio loop."""
+        ...
+
+    def stop_speaking(self) -> None:
+        """StopSpeaking: cut what is spoken and drop queued phrases. Needs the audio loop."""
+        ...
+
+    def list_devices(self) -> DeviceList:
+        """ListDevices. Needs the audio loop."""
+        ...
+
+    def set_devices(
+        self, input_device: str | None, output_device: str | None, monitor_device: str | None
+    ) -> None:
+        """SetDevices: reopen the named devices (None = unchanged). Needs the audio loop.
+
+        Raises :class:`ResourceNotFoundError` for a device that does not exist.
+        """
+        ...
+
+
+__all__ = [
+    "ControlRequestError",
+    "DaemonState",
+    "IncompatibleResourcesError",
+    "NotAvailableError",
+    "ResourceNotFoundError",
+]
