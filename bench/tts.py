@@ -1,0 +1,198 @@
+"""Streaming TTS benchmark: time to first audio, real-time factor, cost per frame.
+
+Runs livevoice's streaming Qwen3-TTS loop and qwen-tts's own non-streaming
+``generate_voice_clone`` side by side on the same model, voice and phrases, and prints:
+
+- time to first audio (streaming: first chunk; qwen-tts: the whole phrase, since it
+  returns only when every frame is generated and decoded) and their ratio;
+- real-time factor (generation time / audio duration) of both;
+- cost per frame of the streaming loop against the position in a long utterance (it
+  should stay flat: the KV caches grow but the codec decoder state does not).
+
+Default model: the tiny random-weight test model, built into a temporary folder (it never
+says "end", so every phrase runs to its frame cap). With real weights on a GPU machine:
+
+    python bench/tts.py --model Qwen/Qwen3-TTS-12Hz-0.6B-Base --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SHORT = "Hello there, how are you today?"
+LONG = (
+    "Real-time voice conversion listens to a microphone, recognises the words as they are spoken, "
+    "and says them again in another voice a fraction of a second later, so that a game, a call or a "
+    "stream hears the new voice instead of the old one, while the speaker keeps talking naturally."
+)
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "--model", default=None, help="hub id or folder of a *-Base model (default: tiny test model)"
+    )
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = torch default)")
+    p.add_argument("--first-chunk-frames", type=int, default=2)
+    p.add_argument("--chunk-frames", type=int, default=4)
+    p.add_argument("--short-frames", type=int, default=16, help="frame cap of the short phrase")
+    p.add_argument("--long-frames", type=int, default=200, help="frame cap of the long phrase")
+    p.add_argument("--repeats", type=int, default=3, help="runs per measurement (median reported)")
+    p.add_argument("--greedy", action="store_true", help="greedy decoding (default: the model's sampling)")
+    return p.parse_args()
+
+
+def stream_once(engine: Any, embedding: np.ndarray, text: str) -> dict[str, Any]:
+    t0 = time.monotonic_ns()
+    stream = engine.open(embedding, text)
+    chunks = list(stream)
+    t_end = time.monotonic_ns()
+    samples = sum(len(c.samples) for c in chunks)
+    return {
+        "first_ms": (stream.t_first_audio_ns - t0) / 1e6,
+        "total_s": (t_end - t0) / 1e9,
+        "audio_s": samples / engine.sample_rate,
+        "frames": stream.frames_generated,
+        "frame_ns": [t0, *stream.frame_ready_ns],
+        "chunks": [(c.t_ns, c.frames) for c in chunks],
+        "t0": t0,
+    }
+
+
+def upstream_once(engine: Any, embedding: np.ndarray, text: str, frames: int, greedy: bool) -> dict[str, Any]:
+    import torch
+    from qwen_tts.inference.qwen3_tts_model import VoiceClonePromptItem
+
+    item = VoiceClonePromptItem(
+        ref_code=None, ref_spk_embedding=torch.from_numpy(embedding), x_vector_only_mode=True, icl_mode=False
+    )
+    extra: dict[str, Any] = {"do_sample": False, "subtalker_dosample": False} if greedy else {}
+    t0 = time.monotonic_ns()
+    wavs, rate = engine._wrapper.generate_voice_clone(
+        text, language="Auto", voice_clone_prompt=[item], max_new_tokens=frames + 1, **extra
+    )
+    if engine.device.type == "cuda":
+        torch.cuda.synchronize()
+    total_s = (time.monotonic_ns() - t0) / 1e9
+    return {"first_ms": total_s * 1000, "total_s": total_s, "audio_s": len(wavs[0]) / rate}
+
+
+def median(runs: list[dict[str, Any]], key: str) -> float:
+    return float(statistics.median(r[key] for r in runs))
+
+
+def per_frame_profile(run: dict[str, Any], bins: int = 5) -> list[tuple[str, float, float]]:
+    """(frame range, ms per frame for the codes, ms per frame including decode) per bin of the utterance."""
+    frame_ns = np.asarray(run["frame_ns"], dtype=np.float64)
+    step_ms = np.diff(frame_ns) / 1e6  # step i = time to produce frame i+1 (first includes prefill)
+    chunk_times = np.asarray([t for t, _ in run["chunks"]], dtype=np.float64)
+    chunk_frames = np.cumsum([n for _, n in run["chunks"]])
+    n = len(step_ms)
+    edges = np.linspace(0, n, bins + 1).astype(int)
+    rows = []
+    for lo, hi in itertools.pairwise(edges):
+        codes_ms = float(np.mean(step_ms[max(lo, 1) : hi])) if hi > max(lo, 1) else float("nan")
+        # chunks that end inside [lo, hi): wall time between chunk ends / frames in between
+        inside = [(t, f) for t, f in zip(chunk_times, chunk_frames, strict=True) if lo < f <= hi]
+        if len(inside) >= 2:
+            all_ms = (inside[-1][0] - inside[0][0]) / 1e6 / (inside[-1][1] - inside[0][1])
+        else:
+            all_ms = float("nan")
+        rows.append((f"{lo + 1}-{hi}", codes_ms, all_ms))
+    return rows
+
+
+def main() -> int:
+    args = parse_args()
+    import torch
+
+    from livevoice.tts.qwen3 import load_qwen3_engine
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        model = args.model
+        if model is None:
+            from livevoice.testing.tiny_qwen import build_tiny_qwen3_tts
+
+            model = str(build_tiny_qwen3_tts(Path(tmp) / "tiny"))
+            args.greedy = True  # both sides then produce the same codes, frame for frame
+        overrides: dict[str, Any] = {"do_sample": False, "subtalker_dosample": False} if args.greedy else {}
+        t_load = time.perf_counter()
+        engine = load_qwen3_engine(
+            model,
+            device=args.device,
+            first_chunk_frames=args.first_chunk_frames,
+            chunk_frames=args.chunk_frames,
+            sampling=overrides,
+            seed=1,
+        )
+        load_s = time.perf_counter() - t_load
+        rng = np.random.default_rng(0)
+        embedding = engine.extract_embedding((0.1 * rng.standard_normal(3 * 24000)).astype(np.float32), 24000)
+        upstream_once(engine, embedding, "Warm up.", 4, args.greedy)
+
+        mode = "greedy" if args.greedy else "sampling"
+        name = args.model or "tiny random-weight model"
+        print(f"# TTS benchmark: {name} on {engine.device} ({engine.dtype}, {mode})")
+        print(
+            f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
+            f"torch {torch.__version__}; load + warm-up {load_s:.1f} s; "
+            f"first chunk {args.first_chunk_frames} frames, then {args.chunk_frames}"
+        )
+        print()
+        header = (
+            "phrase",
+            "frames",
+            "stream first audio",
+            "qwen-tts first audio",
+            "ratio",
+            "stream RTF",
+            "qwen-tts RTF",
+        )
+        print("| " + " | ".join(header) + " |")
+        print("|---|---|---|---|---|---|---|")
+        long_runs: list[dict[str, Any]] = []
+        for name, text, cap in (("short", SHORT, args.short_frames), ("long", LONG, args.long_frames)):
+            engine.sampling = type(engine.sampling)(
+                **{
+                    **{f: getattr(engine.sampling, f) for f in engine.sampling.__slots__},
+                    "max_new_tokens": cap,
+                }
+            )
+            ours = [stream_once(engine, embedding, text) for _ in range(args.repeats)]
+            theirs = [upstream_once(engine, embedding, text, cap, args.greedy) for _ in range(args.repeats)]
+            if name == "long":
+                long_runs = ours
+            first_ours, first_theirs = median(ours, "first_ms"), median(theirs, "first_ms")
+            rtf_ours = median(ours, "total_s") / max(median(ours, "audio_s"), 1e-9)
+            rtf_theirs = median(theirs, "total_s") / max(median(theirs, "audio_s"), 1e-9)
+            print(
+                f"| {name} | {int(median(ours, 'frames'))} | {first_ours:.0f} ms | {first_theirs:.0f} ms | "
+                f"{first_theirs / first_ours:.1f}x | {rtf_ours:.2f} | {rtf_theirs:.2f} |"
+            )
+        print()
+        print(f"Streaming cost per frame along the long phrase (median of {len(long_runs)} runs):")
+        print()
+        print("| frames | codes ms/frame | with decode ms/frame |")
+        print("|---|---|---|")
+        profiles = [per_frame_profile(run) for run in long_runs]
+        for rows in zip(*profiles, strict=True):
+            codes_ms = statistics.median(r[1] for r in rows)
+            all_ms = statistics.median(r[2] for r in rows)
+            print(f"| {rows[0][0]} | {codes_ms:.1f} | {all_ms:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
