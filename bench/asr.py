@@ -84,7 +84,7 @@ def live_run(audio: np.ndarray, config: Config, recognizer: WhisperRecognizer) -
         for event in detector.feed(audio[fed:available]):
             take(transcriber.handle(event))  # type: ignore[arg-type]
         fed = available
-        if transcriber.should_decode():
+        if transcriber.should_decode(detector.trailing_silence_ms):
             max_buffer_s = max(max_buffer_s, transcriber.buffer_seconds)
             take(transcriber.decode())  # type: ignore[arg-type]
     for event in detector.flush():
@@ -99,7 +99,9 @@ def live_run(audio: np.ndarray, config: Config, recognizer: WhisperRecognizer) -
     }
 
 
-def decode_cost(recognizer: WhisperRecognizer, audio: np.ndarray, lengths: list[float]) -> list[tuple[float, float]]:
+def decode_cost(
+    recognizer: WhisperRecognizer, audio: np.ndarray, lengths: list[float]
+) -> list[tuple[float, float]]:
     rows = []
     for seconds in lengths:
         clip = audio[: int(seconds * SAMPLE_RATE)]
@@ -114,7 +116,9 @@ def decode_cost(recognizer: WhisperRecognizer, audio: np.ndarray, lengths: list[
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--voices", default="en-us,en-us+f3")
     parser.add_argument("--beam", type=int, default=AsrConfig().beam_size)
     parser.add_argument("--step-ms", type=int, default=AsrConfig().step_ms)
@@ -123,13 +127,19 @@ def main() -> int:
 
     config = Config(asr=AsrConfig(beam_size=args.beam, step_ms=args.step_ms, cpu_threads=args.threads))
     recognizer = WhisperRecognizer(config.asr)
-    print(f"# ASR benchmark: tiny.en (embedded), beam {args.beam}, step {args.step_ms} ms, {args.threads} thread(s)")
+    print(
+        f"# ASR benchmark: tiny.en (embedded), beam {args.beam}, step {args.step_ms} ms, "
+        f"{args.threads} thread(s)"
+    )
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, Python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         all_commit: list[float] = []
         all_final: list[float] = []
-        print("\n| voice | audio s | WER | commit p50 | commit p95 | final p50 | final p95 | decodes | max buffer |")
+        print(
+            "\n| voice | audio s | WER | commit p50 | commit p95 | final p50 | final p95 "
+            "| decodes | max buffer |"
+        )
         print("|---|---|---|---|---|---|---|---|---|")
         for voice in args.voices.split(","):
             parts = [silence(0.5)]

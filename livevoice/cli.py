@@ -23,6 +23,7 @@ from livevoice.errors import LivevoiceError
 COMMAND_MODULES = (
     "livevoice.daemon_cli",
     "livevoice.audio.cli",
+    "livevoice.audio.vmic_cli",
     "livevoice.asr.cli",
     "livevoice.tts.cli",
     "livevoice.voices.cli",
@@ -32,13 +33,18 @@ COMMAND_MODULES = (
 Handler = Callable[[argparse.Namespace], int]
 
 
-def config_from_args(args: argparse.Namespace) -> Config:
-    """The config named by ``--config``, else the user's config file if it exists, else defaults."""
+def config_path_from_args(args: argparse.Namespace) -> Path | None:
+    """The file named by ``--config``, else the user's config file if it exists, else None."""
     path: Path | None = args.config
     if path is None:
         candidate = default_config_path()
         path = candidate if candidate.exists() else None
-    return load_config(path)
+    return path
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The config named by ``--config``, else the user's config file if it exists, else defaults."""
+    return load_config(config_path_from_args(args))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -142,6 +142,46 @@ class ControlConfig:
 
 
 @dataclass(frozen=True)
+class TextConfig:
+    """The text stage between the ASR and the TTS: phrases, word filter, disfluency clean-up."""
+
+    segment_on: str = field(default="clause", metadata=_choices("clause", "sentence", "end"))
+    """Where committed words are handed to the TTS before the end of speech: after a clause
+    (``, ; : . ! ?``), after a sentence (``. ! ?``), or only at the end of speech ("end")."""
+    min_phrase_words: int = field(default=3, metadata=_range(1, 100))
+    """Fewest words in a phrase cut before the end of speech (a lone "So," waits for more)."""
+    max_phrase_words: int = field(default=12, metadata=_range(0, 1000))
+    """A phrase this long without a boundary is cut anyway; 0 = no limit. Ignored for "end"."""
+    word_filter_file: str = ""
+    """List of words/phrases to hide (one per line, # comments, ``word*`` = prefix); "" = off."""
+    filter_action: str = field(default="beep", metadata=_choices("beep", "drop", "replace"))
+    """What a listed word becomes: a beep, nothing, or ``filter_replacement``."""
+    filter_replacement: str = "bleep"
+    """The word said instead of a listed word when ``filter_action = "replace"``."""
+    clean_disfluencies: bool = False
+    """Remove fillers and immediate word and part-word repetitions ("I I w- want" -> "I want")."""
+    fillers: tuple[str, ...] = ("um", "uh", "erm", "er", "ah", "hmm", "uhm")
+    """Fillers removed by the clean-up (words or phrases; each letter may repeat: "um" = "ummm")."""
+
+    def __post_init__(self) -> None:
+        if self.max_phrase_words and self.max_phrase_words < self.min_phrase_words:
+            raise ConfigError(
+                f"config key text.max_phrase_words = {self.max_phrase_words} is below "
+                f"text.min_phrase_words = {self.min_phrase_words}; allowed: 0 (no limit) or at least that"
+            )
+        if self.filter_action == "replace" and not any(c.isalnum() for c in self.filter_replacement):
+            raise ConfigError(
+                f"config key text.filter_replacement = {self.filter_replacement!r} has no letter or digit; "
+                'it is what filter_action = "replace" says instead of a listed word'
+            )
+        for filler in self.fillers:
+            if not any(c.isalnum() for c in filler) or "*" in filler:
+                raise ConfigError(
+                    f"config key text.fillers has {filler!r}; allowed: words or phrases of letters or digits"
+                )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration."""
 
@@ -151,6 +191,7 @@ class Config:
     tts: TtsConfig = TtsConfig()
     voices: VoicesConfig = VoicesConfig()
     control: ControlConfig = ControlConfig()
+    text: TextConfig = TextConfig()
 
 
 def default_config_path() -> Path:
@@ -272,6 +313,7 @@ __all__ = [
     "AudioConfig",
     "Config",
     "ControlConfig",
+    "TextConfig",
     "TtsConfig",
     "VadConfig",
     "VoicesConfig",

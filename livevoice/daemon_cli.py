@@ -9,9 +9,10 @@ from typing import Any
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser(
         "run",
-        help="run the daemon (microphone -> live transcript; see README)",
-        description="Capture the microphone and transcribe it live. With --control-only, run only the "
-        "websocket control server (no models, no audio devices).",
+        help="run the daemon: microphone -> converted voice -> output device",
+        description="Capture the microphone, recognise the speech, and speak it again in the current voice "
+        "into the output device, with the websocket control server. With --control-only, run only the "
+        "control server (no models, no audio devices).",
     )
     p.add_argument("--control-only", action="store_true", help="only the control server, no audio or models")
     p.add_argument(
@@ -38,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         from livevoice.control.standalone import run_control_only
 
         return run_control_only(config, port=args.port)
+    from livevoice.cli import config_path_from_args
     from livevoice.daemon import run_daemon
 
-    return run_daemon(config, json_events=args.json)
+    return run_daemon(config, config_path=config_path_from_args(args), json_events=args.json)

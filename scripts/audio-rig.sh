@@ -6,6 +6,7 @@
 #   scripts/audio-rig.sh stop DIR    stop every process it started and remove DIR
 #
 # Devices it creates (mono, 48 kHz):
+#   lvtest_null the default sink (its monitor the default source): silence
 #   lvtest_in   null sink: what is played into it comes out of ...
 #   lvtest_mic  ... this source: the test microphone livevoice captures from
 # and named ALSA PCMs so PortAudio (sounddevice) lists them by name:
@@ -75,6 +76,12 @@ if [ "$ready" != 1 ]; then
   exit 1
 fi
 
+# A silent default sink and source, so that a stream whose target is missing (or that the
+# session manager links by default) lands on nothing rather than on a test device.
+pactl load-module module-null-sink sink_name=lvtest_null channels=1 channel_map=mono rate=48000 \
+  sink_properties=device.description=lvtest_null > /dev/null
+pactl set-default-sink lvtest_null
+pactl set-default-source lvtest_null.monitor
 pactl load-module module-null-sink sink_name=lvtest_in channels=1 channel_map=mono rate=48000 \
   sink_properties=device.description=lvtest_in > /dev/null
 pactl load-module module-remap-source master=lvtest_in.monitor source_name=lvtest_mic channels=1 \

@@ -225,3 +225,17 @@ def test_vad_config_reaches_the_detector(tmp_path: Path, recognizer: WhisperReco
         if isinstance(e, SpeechEnded)
     ]
     assert (len(split), len(joined)) == (2, 1)
+
+
+def test_no_intermediate_pass_once_the_speaker_pauses(recognizer: WhisperRecognizer) -> None:
+    """A pass started in the silence before the end of speech would make the final pass
+    wait behind it; the transcriber holds back once ~100 ms of silence has begun."""
+    from livevoice.asr.incremental import IncrementalTranscriber
+    from livevoice.asr.vad import SpeechAudio, SpeechBegins
+
+    inc = IncrementalTranscriber(recognizer, AsrConfig())
+    inc.handle(SpeechBegins(1, 0, 0))
+    assert not inc.should_decode(0)
+    inc.handle(SpeechAudio(1, np.zeros(16000, np.float32), 0))
+    assert inc.should_decode(0) and inc.should_decode(64)
+    assert not inc.should_decode(96) and not inc.should_decode(300)

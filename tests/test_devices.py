@@ -64,7 +64,7 @@ def test_devices_command_lists_the_rig_devices(audio_rig: Path) -> None:
 
 def test_unknown_device_is_one_line(audio_rig: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "livevoice.cli", "run", "--input", "no-such-mic"],
+        [sys.executable, "-m", "livevoice.cli", "listen", "--input", "no-such-mic"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -1,5 +1,5 @@
 """Integration on a real PipeWire server: speech played into a virtual microphone is
-captured by `livevoice run` from that device, by name, and transcribed live."""
+captured by `livevoice listen` from that device, by name, and transcribed live."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_speech_into_a_virtual_mic_is_captured_by_name_and_transcribed(
 ) -> None:
     clips = [espeak(s, tmp_path / f"s{i}.wav") for i, s in enumerate(SENTENCES)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "livevoice.cli", "run", "--input", "lvtest_mic", "--json"],
+        [sys.executable, "-m", "livevoice.cli", "listen", "--input", "lvtest_mic", "--json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -51,10 +51,14 @@ def test_underrun_pads_with_silence_and_counts_only_when_asked() -> None:
     assert (ring.underrun_samples, ring.underrun_events) == (2, 1)
 
 
-def test_clear_drops_unread() -> None:
+def test_a_clear_request_is_carried_out_by_the_reader() -> None:
     ring = RingBuffer(4)
     ring.write(ramp(0, 3))
-    assert ring.clear() == 3
+    assert ring.request_clear() == 3
+    ring.write(ramp(3, 1))  # written after the request: kept
+    out = np.empty(4, np.float32)
+    assert ring.read_into(out, count_underrun=False) == 1
+    assert out.tolist() == [3, 0, 0, 0]
     assert ring.available == 0 and ring.free == 4
 
 

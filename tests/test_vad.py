@@ -129,3 +129,23 @@ def test_streaming_probabilities_equal_faster_whispers_batched_call(
     streamed = [silero(audio[i : i + FRAME_SAMPLES]) for i in range(0, len(audio), FRAME_SAMPLES)]
     assert np.allclose(streamed, batched, atol=1e-6)
     assert max(streamed) > 0.9 and streamed[0] < 0.1
+
+
+def test_skipped_audio_closes_the_utterance_and_keeps_positions(tmp_path: Path, silero: SileroVad) -> None:
+    """Push-to-talk released mid-sentence: the utterance ends where the skip starts, and
+    speech after the skip is found at its true stream position."""
+    talk = speech("Hello there my friend.", tmp_path)
+    first = np.concatenate([silence(0.5), talk[: len(talk) // 2]])
+    skipped = np.concatenate([talk[len(talk) // 2 :], silence(1.0)])
+    after = np.concatenate([silence(0.5), talk, silence(1.0)])
+    silero.reset()
+    detector = SpeechDetector(VadConfig(), silero)
+    events = detector.feed(first)
+    assert any(isinstance(e, SpeechBegins) for e in events)
+    closed = detector.skip(skipped)
+    assert len(closed) == 1 and isinstance(closed[0], SpeechEnds)
+    assert abs(closed[0].speech_end - len(first)) < FRAME_SAMPLES
+    events = detector.feed(after) + detector.flush()
+    begin = next(e for e in events if isinstance(e, SpeechBegins))
+    true_start = len(first) + len(skipped) + 0.5 * RATE + speech_bounds(talk)[0]
+    assert abs(begin.speech_start - true_start) <= 0.1 * RATE

@@ -25,6 +25,25 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--model", help="faster-whisper model name or folder (default: config asr.model)")
     p.set_defaults(func=run)
 
+    listen = sub.add_parser(
+        "listen",
+        help="live transcript of the microphone (no TTS, no output): check your mic and the recogniser",
+    )
+    listen.add_argument("--input", dest="input_device", help="microphone (name substring or index)")
+    listen.add_argument("--json", action="store_true", help="print transcript events as JSON lines")
+    listen.set_defaults(func=run_listen)
+
+
+def run_listen(args: argparse.Namespace) -> int:
+    from livevoice.asr.listen import run_listen as listen
+    from livevoice.cli import config_from_args
+    from livevoice.config import replace
+
+    config = config_from_args(args)
+    if args.input_device is not None:
+        config = replace(config, "audio", input_device=args.input_device)
+    return listen(config, json_events=args.json)
+
 
 def run(args: argparse.Namespace) -> int:
     from livevoice.asr.filemode import transcribe_samples

@@ -34,7 +34,7 @@ def transcribe_samples(
         fed = start + len(piece)
         for event in detector.feed(piece):
             yield from transcriber.handle(event)
-        if transcriber.should_decode():
+        if transcriber.should_decode(detector.trailing_silence_ms):
             yield from transcriber.decode()
     for event in detector.flush():
         yield from transcriber.handle(event)

@@ -12,6 +12,8 @@ bench/RESULTS.md):
   across utterances made tiny.en loop on one word);
 - no decode before ``min_first_decode_ms`` of audio;
 - ``max_new_tokens`` is capped at 12 + 8 per second of buffer;
+- no intermediate pass starts once the speaker has been silent for ~100 ms (the end
+  of speech is likely coming and the final pass should not wait behind it);
 - past ``trim_after_s`` of buffer, the audio up to the last committed word is cut off
   and the committed text becomes the prompt, so a decode never sees more than about
   ``trim_after_s`` + one step of audio.
@@ -72,6 +74,8 @@ class IncrementalTranscriber:
         self.step_samples = config.step_ms * SAMPLE_RATE // 1000
         self.min_first_samples = config.min_first_decode_ms * SAMPLE_RATE // 1000
         self.decode_count = 0
+        self.hold_ms = 96
+        """No new intermediate pass once the utterance has been silent this long (ms)."""
         self._reset()
 
     def _reset(self) -> None:
@@ -98,12 +102,17 @@ class IncrementalTranscriber:
     def buffer_seconds(self) -> float:
         return self._buffer_len / SAMPLE_RATE
 
-    def should_decode(self) -> bool:
-        """Enough new audio for another pass (and enough audio at all)."""
+    def should_decode(self, trailing_silence_ms: int = 0) -> bool:
+        """Enough new audio for another pass (and enough audio at all).
+
+        Not while the speaker has been silent for ``hold_ms`` or more: the end of speech is
+        probably coming, and a pass started now would delay the final one by its whole cost.
+        """
         return (
             self._started is not None
             and self._buffer_len >= self.min_first_samples
             and self._since_decode >= self.step_samples
+            and trailing_silence_ms < self.hold_ms
         )
 
     def handle(self, event: VadEvent) -> list[TranscriptEvent]:

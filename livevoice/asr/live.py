@@ -26,11 +26,15 @@ from livevoice.audio.resample import StreamResampler
 from livevoice.audio.ring import RingBuffer
 from livevoice.audio.streams import CaptureStream
 from livevoice.config import Config
-from livevoice.frames import TranscriptEvent
+from livevoice.frames import FloatArray, TranscriptEvent
 
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[TranscriptEvent], None]
+AudioTap = Callable[[FloatArray], None]
+"""Sees every captured block at the device rate (VAD thread); must not block."""
+Gate = Callable[[], bool]
+"""Whether captured audio should reach the VAD and ASR now (mode, push-to-talk)."""
 
 
 class LiveTranscriber:
@@ -45,6 +49,8 @@ class LiveTranscriber:
         vad: SpeechProbability,
         on_event: EventSink,
         *,
+        on_audio: AudioTap | None = None,
+        gate: Gate | None = None,
         queue_size: int = 4096,
     ) -> None:
         self.config = config
@@ -54,6 +60,8 @@ class LiveTranscriber:
         self.detector = SpeechDetector(config.vad, vad)
         self.transcriber = IncrementalTranscriber(recognizer, config.asr, time_of=self._time_of)
         self.on_event = on_event
+        self.on_audio = on_audio
+        self.gate = gate
         self._events: queue.Queue[VadEvent] = queue.Queue(maxsize=queue_size)
         self.dropped_events = 0
         self.errors = 0
@@ -111,7 +119,13 @@ class LiveTranscriber:
                 time.sleep(poll_s)
                 continue
             last_data_ns = time.monotonic_ns()
-            audio = resampler.process(self.ring.read(self.ring.available))
+            block = self.ring.read(self.ring.available)
+            if self.on_audio is not None:
+                self.on_audio(block)
+            audio = resampler.process(block)
+            if self.gate is not None and not self.gate():
+                self._queue_events(self.detector.skip(audio))
+                continue
             self._queue_events(self.detector.feed(audio))
 
     def _queue_events(self, events: list[VadEvent]) -> None:
@@ -134,7 +148,7 @@ class LiveTranscriber:
                 for event in batch:
                     for out in self.transcriber.handle(event):
                         self.on_event(out)
-                if self.transcriber.should_decode():
+                if self.transcriber.should_decode(self.detector.trailing_silence_ms):
                     for out in self.transcriber.decode():
                         self.on_event(out)
             except Exception:

@@ -116,6 +116,13 @@ class VadSegmenter:
         self._start = 0
         self._silence_start: int | None = None
 
+    @property
+    def silence_frames(self) -> int:
+        """Frames of silence at the end of the open utterance (0 when none or not in speech)."""
+        if not self.in_speech or self._silence_start is None:
+            return 0
+        return self.frame - self._silence_start
+
     def push(self, probability: float) -> VadDecision | None:
         """Feed the next frame's probability; return a decision if one was made."""
         i = self.frame
@@ -217,7 +224,7 @@ class SpeechDetector:
         self.position += FRAME_SAMPLES
         if decision is not None and decision.kind == "start":
             self.utterance_id += 1
-            speech_start = decision.frame * FRAME_SAMPLES
+            speech_start = pos - (decision.decided_at - decision.frame) * FRAME_SAMPLES
             history = list(self._history)
             first = pos - len(history) * FRAME_SAMPLES
             audio_start = max(first, speech_start - self._pre_roll_samples)
@@ -231,7 +238,11 @@ class SpeechDetector:
             events.append(SpeechAudio(self.utterance_id, frame.copy(), pos))
             if decision is not None:  # end
                 events.append(
-                    SpeechEnds(self.utterance_id, decision.frame * FRAME_SAMPLES, pos + FRAME_SAMPLES)
+                    SpeechEnds(
+                        self.utterance_id,
+                        pos - (decision.decided_at - decision.frame) * FRAME_SAMPLES,
+                        pos + FRAME_SAMPLES,
+                    )
                 )
             return
         self._history.append(frame.copy())
@@ -240,6 +251,22 @@ class SpeechDetector:
     def in_speech(self) -> bool:
         """An utterance is open."""
         return self.segmenter.in_speech
+
+    @property
+    def trailing_silence_ms(self) -> int:
+        """How long the open utterance has been silent (ms); 0 while speech goes on."""
+        return self.segmenter.silence_frames * FRAME_MS
+
+    def skip(self, samples: FloatArray) -> list[VadEvent]:
+        """Let ``samples`` pass unheard (push-to-talk released, muted): an open utterance
+        ends here, and stream positions keep counting so timestamps stay right."""
+        events = self.flush()
+        self.position += len(self._pending) + len(samples)
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._history.clear()
+        self.model.reset()
+        self.segmenter = VadSegmenter(self.config)
+        return events
 
     def flush(self) -> list[VadEvent]:
         """End of stream: close an utterance still open."""

@@ -46,6 +46,7 @@ class RingBuffer:
         """Samples replaced by silence because the ring was empty."""
         self.underrun_events = 0
         """Reads that came up short (only those that asked to be counted)."""
+        self._discard_to = 0
 
     @property
     def available(self) -> int:
@@ -81,6 +82,8 @@ class RingBuffer:
         ``count_underrun=False`` is for an idle output (nothing is being spoken), where
         silence is expected rather than a fault.
         """
+        if self._discard_to > self.read_pos:
+            self.read_pos = self._discard_to
         want = len(out)
         n = min(want, self.write_pos - self.read_pos)
         if n > 0:
@@ -104,8 +107,13 @@ class RingBuffer:
         self.read_into(out, count_underrun=False)
         return out
 
-    def clear(self) -> int:
-        """Drop everything unread (reader side only). Returns samples dropped."""
-        dropped = self.write_pos - self.read_pos
-        self.read_pos += dropped
-        return dropped
+    def request_clear(self) -> int:
+        """Drop everything written so far, from any thread; the reader skips it on its next read.
+
+        Only the reader moves ``read_pos``; this records where it should jump to, so a
+        writer (or a third thread) can flush queued audio without racing the callback.
+        Returns the samples that were queued.
+        """
+        queued = self.write_pos - self.read_pos
+        self._discard_to = self.write_pos
+        return queued

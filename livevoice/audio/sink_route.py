@@ -1,0 +1,89 @@
+"""Play into a PipeWire or PulseAudio sink chosen by its name, through PortAudio.
+
+PortAudio reaches PipeWire and PulseAudio through ALSA, where only the ``pipewire``,
+``pulse`` and ``default`` devices are listed (plus named PCMs from an asoundrc), not each
+sink. Their ALSA plugins read the target sink from the environment when a stream is
+opened: ``PIPEWIRE_NODE`` for the ``pipewire`` device, ``PULSE_SINK`` for ``pulse``. A
+:class:`SinkRoute` is the device and those variables; :meth:`SinkRoute.applied` sets them
+only while a stream is being opened, so another stream of the process (the monitor, the
+microphone) keeps its own device.
+
+This lets ``[audio] output_device = "livevoice_out"`` work on a desktop with no ALSA
+configuration: when no PortAudio device has that name but a sink does, the stream is
+opened on ``pipewire`` (or ``pulse``) routed to that sink.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from livevoice.audio.virtual_mic import Pactl, parse_short_list
+
+PIPEWIRE_PROPS = "{ node.dont-reconnect = true }"
+"""Stream properties for a routed PipeWire stream: if the sink vanishes, the stream ends
+(the daemon sees the device lost) instead of WirePlumber moving the voice to the speakers."""
+
+_env_lock = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class SinkRoute:
+    """How to open a PortAudio output stream that plays into ``sink``."""
+
+    sink: str
+    """The sink's node name, e.g. ``livevoice_out``."""
+    portaudio_device: str
+    """The PortAudio device to open: ``pipewire`` or ``pulse``."""
+    env: tuple[tuple[str, str], ...]
+    """Variables its ALSA plugin reads when the stream opens: ``PIPEWIRE_NODE`` (and
+    ``PIPEWIRE_PROPS``, see :data:`PIPEWIRE_PROPS`) or ``PULSE_SINK``."""
+
+    @contextmanager
+    def applied(self) -> Iterator[None]:
+        """Set :attr:`env` for the duration of a stream open, then restore the old values.
+
+        Open the stream (``sounddevice.OutputStream(...)``) inside the block; the plugin
+        reads the variables at that moment and the stream keeps its target afterwards.
+        Serialised by a lock, as two routed opens at once would race on the variables.
+        """
+        with _env_lock:
+            previous = {key: os.environ.get(key) for key, _ in self.env}
+            os.environ.update(self.env)
+            try:
+                yield
+            finally:
+                for key, value in previous.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+
+
+def route_for_sink(sink: str, portaudio_outputs: Sequence[str]) -> SinkRoute | None:
+    """The route to ``sink`` given the names of PortAudio's output devices; None if none reaches it."""
+    if "pipewire" in portaudio_outputs:
+        return SinkRoute(sink, "pipewire", (("PIPEWIRE_NODE", sink), ("PIPEWIRE_PROPS", PIPEWIRE_PROPS)))
+    if "pulse" in portaudio_outputs:
+        return SinkRoute(sink, "pulse", (("PULSE_SINK", sink),))
+    return None
+
+
+def find_sink_route(
+    name: str, portaudio_outputs: Sequence[str], pactl: Pactl | None = None
+) -> SinkRoute | None:
+    """A route to the sink called ``name`` if the sound server has one and PortAudio can reach it.
+
+    Asks the server (``pactl list short sinks``), so a mistyped name is not silently sent
+    to the default sink. Returns None when there is no such sink or no ``pipewire``/``pulse``
+    device; raises :class:`~livevoice.audio.virtual_mic.AudioServerError` when pactl or
+    the server is missing.
+    """
+    route = route_for_sink(name, portaudio_outputs)
+    if route is None:
+        return None
+    sinks = parse_short_list((pactl or Pactl()).run("list", "short", "sinks"))
+    return route if name in sinks else None

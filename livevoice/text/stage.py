@@ -1,0 +1,239 @@
+"""The text stage between the ASR and the TTS: phrases, disfluency clean-up, word filter.
+
+::
+
+    WordsCommitted / TranscriptFinal
+        -> PhraseSegmenter   (when to hand words on)
+        -> DisfluencyCleaner (optional: fillers, repetitions)
+        -> WordFilter        (optional: beep, drop or replace listed words)
+        -> TextPhrase        (Say / Beep parts for the TTS)
+
+Synchronous and pure apart from the utterance in progress. One worker thread calls
+:meth:`TextStage.on_words` / :meth:`TextStage.on_final`; any thread (the websocket) may
+call :meth:`TextStage.configure`, which loads the new settings first and swaps them in
+between two calls, never in the middle of one. A bad new setting (a missing list file)
+raises and leaves the old settings in place.
+
+Per utterance the stage returns phrases numbered 0, 1, 2... and exactly one with
+``final=True``, the last. That one may have no parts: everything was said already, and
+it only marks the end of the utterance (do not send it to the TTS). A non-final phrase
+always has parts: a segment the clean-up or the filter emptied is skipped.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from livevoice.config import TextConfig
+from livevoice.frames import Phrase, TranscriptFinal, Word
+from livevoice.text.disfluency import (
+    DisfluencyCleaner,
+    is_cut_off,
+    is_part_word_repetition,
+    is_repetition,
+)
+from livevoice.text.filter import WordFilter, load_word_list
+from livevoice.text.matching import PatternSet
+from livevoice.text.parts import Beep, Part, Say
+from livevoice.text.segmenter import Cut, PhraseSegmenter, Segment
+from livevoice.text.tokens import join, key
+
+
+@dataclass(frozen=True, slots=True)
+class TextPhrase(Phrase):
+    """A :class:`~livevoice.frames.Phrase` with where to beep and the words it came from.
+
+    ``text`` is what to speak without the beeps ("" when there is nothing to say); a TTS
+    stage that knows beeps speaks ``parts`` instead. Build it with :meth:`build`.
+    """
+
+    parts: tuple[Part, ...]
+    """:class:`Say` and :class:`Beep` in speaking order (never two :class:`Say` in a row);
+    empty only in a final phrase that just marks the end of the utterance."""
+    words: tuple[Word, ...]
+    """The recognised words the phrase stands for, before clean-up and filter (with those
+    of any segment before it that the clean-up or the filter emptied): every committed
+    word of an utterance is in exactly one phrase's ``words``."""
+
+    @classmethod
+    def build(
+        cls,
+        utterance_id: int,
+        phrase_index: int,
+        parts: tuple[Part, ...],
+        final: bool,
+        t_text_ready_ns: int,
+        words: tuple[Word, ...],
+    ) -> TextPhrase:
+        """A phrase whose ``text`` is its :class:`Say` parts joined by spaces."""
+        text = " ".join(part.text for part in parts if isinstance(part, Say))
+        return cls(utterance_id, phrase_index, text, final, t_text_ready_ns, parts, words)
+
+    @property
+    def has_beep(self) -> bool:
+        """True when at least one part is a :class:`Beep`."""
+        return any(isinstance(part, Beep) for part in self.parts)
+
+    def display_text(self, beep: str = "[beep]") -> str:
+        """The phrase as one line for logs and transcript events, beeps shown as ``beep``."""
+        return " ".join(part.text if isinstance(part, Say) else beep for part in self.parts)
+
+
+def words_from_text(text: str) -> tuple[Word, ...]:
+    """Typed text as words (no timings), for sending it through :meth:`TextStage.process`."""
+    return tuple(Word(word, 0.0, 0.0) for word in text.split())
+
+
+def to_parts(items: Sequence[Word | Beep]) -> tuple[Part, ...]:
+    """Runs of words joined into :class:`Say` parts, beeps kept between them."""
+    parts: list[Part] = []
+    run: list[Word] = []
+    for item in items:
+        if isinstance(item, Beep):
+            if run:
+                parts.append(Say(join(run)))
+                run = []
+            parts.append(item)
+        else:
+            run.append(item)
+    if run:
+        parts.append(Say(join(run)))
+    return tuple(parts)
+
+
+def _straddled(patterns: PatternSet, keys: list[str], i: int, complete: bool) -> Cut | None:
+    """NO when a match covers both sides of ``i``; WAIT when one could still form across it."""
+    if not patterns or patterns.longest < 2:
+        return None
+    if any(start < i < end for start, end in patterns.find(keys)):
+        return Cut.NO
+    if not complete:
+        first = max(0, len(keys) - patterns.longest + 1)
+        if any(patterns.open_at(keys, j) for j in range(first, i)):
+            return Cut.WAIT
+    return None
+
+
+@dataclass(frozen=True)
+class _Settings:
+    config: TextConfig
+    cleaner: DisfluencyCleaner | None
+    word_filter: WordFilter | None
+
+    def guard(self, words: Sequence[Word], i: int, complete: bool) -> Cut:
+        """Keep together what the clean-up and the filter must see together."""
+        keys = [key(w.text) for w in words] if self.cleaner or self.word_filter else []
+        if self.cleaner is not None:
+            if i < len(words):
+                before, after = words[i - 1], words[i]
+                if is_repetition(before, after) or is_part_word_repetition(before, after):
+                    return Cut.NO
+            elif not complete and is_cut_off(words[i - 1]):
+                return Cut.WAIT
+            verdict = _straddled(self.cleaner.fillers, keys, i, complete)
+            if verdict is not None:
+                return verdict
+        if self.word_filter is not None:
+            verdict = _straddled(self.word_filter.patterns, keys, i, complete)
+            if verdict is not None:
+                return verdict
+        return Cut.YES
+
+
+def _load_settings(config: TextConfig) -> _Settings:
+    cleaner = DisfluencyCleaner(config.fillers) if config.clean_disfluencies else None
+    word_filter = None
+    if config.word_filter_file:
+        patterns = load_word_list(Path(config.word_filter_file).expanduser())
+        word_filter = WordFilter(patterns, config.filter_action, config.filter_replacement)
+    return _Settings(config, cleaner, word_filter)
+
+
+class TextStage:
+    """Committed words in, :class:`TextPhrase` records for the TTS out."""
+
+    def __init__(self, config: TextConfig | None = None) -> None:
+        self._lock = threading.Lock()
+        self._settings = _load_settings(config or TextConfig())
+        self._segmenter = PhraseSegmenter(self._settings.config, self._settings.guard)
+        self._utterance_id: int | None = None
+        self._next_index = 0
+        self._carried: tuple[Word, ...] = ()
+        """Words of skipped (emptied) segments, given to the next phrase's ``words``."""
+
+    @property
+    def config(self) -> TextConfig:
+        """The settings in use."""
+        return self._settings.config
+
+    @property
+    def discarded_words(self) -> int:
+        """Committed words of abandoned utterances (never finished, never spoken)."""
+        return self._segmenter.discarded_words
+
+    def configure(self, config: TextConfig) -> None:
+        """Switch to new settings from the next call on (raises, changing nothing, on a bad list file)."""
+        settings = _load_settings(config)
+        with self._lock:
+            self._settings = settings
+            self._segmenter.configure(settings.config, settings.guard)
+
+    def on_words(self, utterance_id: int, words: Sequence[Word], t_ns: int) -> list[TextPhrase]:
+        """Newly committed words in; the phrases now ready out (often none)."""
+        with self._lock:
+            return self._finish(self._segmenter.on_words(utterance_id, words, t_ns))
+
+    def on_final(self, final: TranscriptFinal) -> list[TextPhrase]:
+        """The end of an utterance: the rest of it, the last phrase with ``final=True``."""
+        with self._lock:
+            return self._finish(self._segmenter.on_final(final))
+
+    def discard(self, utterance_id: int) -> int:
+        """Forget an utterance that will not be finished; returns the words dropped."""
+        with self._lock:
+            return self._segmenter.discard(utterance_id)
+
+    def process(self, words: Sequence[Word], previous: Word | None = None) -> tuple[Part, ...]:
+        """The clean-up and the filter of the current settings on one group of words.
+
+        ``previous`` is the word spoken just before (``None`` at the start of an utterance).
+        """
+        settings = self._settings
+        cleaned = settings.cleaner.clean(words, previous) if settings.cleaner else list(words)
+        items: Sequence[Word | Beep] = cleaned
+        if settings.word_filter is not None:
+            items = settings.word_filter.apply(cleaned, previous)
+        return to_parts(items)
+
+    def _finish(self, segments: list[Segment]) -> list[TextPhrase]:
+        phrases: list[TextPhrase] = []
+        for segment in segments:
+            if segment.utterance_id != self._utterance_id:
+                self._utterance_id = segment.utterance_id
+                self._next_index = 0
+                self._carried = ()
+            parts = self.process(segment.words, segment.previous)
+            if not parts and not segment.final:
+                self._carried += segment.words
+                continue
+            phrases.append(
+                TextPhrase.build(
+                    segment.utterance_id,
+                    self._next_index,
+                    parts,
+                    segment.final,
+                    segment.t_text_ready_ns,
+                    self._carried + segment.words,
+                )
+            )
+            self._next_index += 1
+            self._carried = ()
+            if segment.final:
+                self._utterance_id = None
+        return phrases
+
+
+__all__ = ["TextPhrase", "TextStage", "to_parts", "words_from_text"]

@@ -1,0 +1,214 @@
+"""The TTS worker thread: phrases in, audio into the output ring, latency stamps out.
+
+One thread owns the TTS model. It takes :class:`~livevoice.frames.Phrase` records
+from a bounded queue; at each phrase start it asks for the voice (so voice changes
+and morphs apply at phrase boundaries), streams the phrase, resamples each chunk to
+the device rate and writes it to the output (which blocks while the output ring is
+full: back-pressure, not loss).
+
+Bounded in both directions: a full queue drops the new phrase (counted, an Error
+event), and a phrase that waited longer than ``max_wait_s`` is dropped when its
+turn comes (counted), so when the TTS is slower than real time the delay stays
+bounded instead of growing without end.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from livevoice.audio.output import AudioOutput
+from livevoice.audio.resample import StreamResampler
+from livevoice.control.events import ErrorEvent
+from livevoice.frames import FloatArray, Phrase
+from livevoice.latency import LatencyTracker
+from livevoice.text.parts import Beep, Part, Say
+from livevoice.tts.engine import TtsEngine, TtsStream
+
+log = logging.getLogger(__name__)
+
+VoiceProvider = Callable[[], "np.ndarray | None"]
+"""Gives the embedding a phrase starting now is spoken in (None: no voice)."""
+Publish = Callable[[Any], object]
+
+
+class TtsWorker:
+    """Speaks phrases into an :class:`AudioOutput`, one at a time, in its own thread."""
+
+    def __init__(
+        self,
+        engine: TtsEngine,
+        output: AudioOutput,
+        voice_for_phrase: VoiceProvider,
+        tracker: LatencyTracker,
+        publish: Publish,
+        *,
+        queue_size: int = 16,
+        max_wait_s: float = 6.0,
+    ) -> None:
+        self.engine = engine
+        self.output = output
+        self.voice_for_phrase = voice_for_phrase
+        self.tracker = tracker
+        self.publish = publish
+        self.max_wait_s = max_wait_s
+        self._queue: queue.Queue[Phrase] = queue.Queue(maxsize=queue_size)
+        self._stop = threading.Event()
+        self._cancel = threading.Event()
+        self._current: TtsStream | None = None
+        self._markers: list[tuple[int, int]] = []  # (utterance id, ring position of its first sample)
+        self._thread: threading.Thread | None = None
+        self.phrases_spoken = 0
+        self.phrases_dropped = 0
+        self.errors = 0
+        self.speaking = False
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="livevoice-tts", daemon=True)
+        self._thread.start()
+
+    def stop(self, *, drain_s: float = 0.0) -> None:
+        """Stop the thread; with ``drain_s`` first let queued phrases finish for up to that long."""
+        deadline = time.monotonic() + drain_s
+        while drain_s and time.monotonic() < deadline and (self.speaking or not self._queue.empty()):
+            time.sleep(0.02)
+        self._stop.set()
+        self.stop_speaking()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def submit(self, phrase: Phrase) -> bool:
+        """Queue a phrase; False (counted, reported) when the queue is full."""
+        try:
+            self._queue.put_nowait(phrase)
+            return True
+        except queue.Full:
+            self._drop(phrase, "the TTS queue is full (TTS slower than speech)")
+            return False
+
+    def stop_speaking(self) -> None:
+        """Cut the phrase being spoken, drop queued phrases and queued audio."""
+        while True:
+            try:
+                phrase = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            self.tracker.abandon(phrase.utterance_id)
+        self.skip_current()
+
+    def skip_current(self) -> None:
+        """Cut only the phrase being spoken (and its queued audio); queued phrases stay."""
+        self._cancel.set()
+        stream = self._current
+        if stream is not None:
+            stream.cancel()
+        self.output.clear()
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    def _drop(self, phrase: Phrase, why: str) -> None:
+        self.phrases_dropped += 1
+        self.tracker.abandon(phrase.utterance_id)
+        log.warning("phrase dropped: %s: %r", why, phrase.text)
+        self.publish(ErrorEvent("tts", f"phrase dropped: {why}"))
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._resolve_markers()
+            try:
+                phrase = self._queue.get(timeout=0.01)
+            except queue.Empty:
+                if self.output.drained():
+                    self.output.stream.expect_audio = False
+                continue
+            waited_s = (time.monotonic_ns() - phrase.t_text_ready_ns) / 1e9
+            if waited_s > self.max_wait_s:
+                self._drop(phrase, f"it waited {waited_s:.1f} s for the TTS")
+                continue
+            self._cancel.clear()
+            try:
+                self._speak(phrase)
+                self.phrases_spoken += 1
+            except Exception as err:  # one phrase fails; the loop goes on
+                self.errors += 1
+                self.tracker.abandon(phrase.utterance_id)
+                log.exception("TTS failed on %r", phrase.text)
+                self.publish(ErrorEvent("tts", f"TTS failed, phrase dropped: {err}"))
+            finally:
+                self._current = None
+                self.speaking = False
+
+    def _speak(self, phrase: Phrase) -> None:
+        embedding = self.voice_for_phrase()
+        if embedding is None:
+            raise RuntimeError("no voice: add one with `livevoice voice add` or SetVoice")
+        uid = phrase.utterance_id
+        self.tracker.stamp(uid, "text_ready", phrase.t_text_ready_ns)
+        self.speaking = True
+        parts: tuple[Part, ...] = getattr(phrase, "parts", ()) or (Say(phrase.text),)
+        first = True
+        for part in parts:
+            if self._cancel.is_set():
+                break
+            if isinstance(part, Beep):
+                first = self._play(uid, beep(part.duration_s, self.output.sample_rate), first)
+                continue
+            stream = self.engine.open(embedding, part.text, final=True)
+            self._current = stream
+            if self._cancel.is_set():
+                stream.cancel()
+            resampler = StreamResampler(self.engine.sample_rate, self.output.sample_rate)
+            for chunk in stream:
+                if chunk.index == 0:
+                    self.tracker.stamp(uid, "tts_start", stream.t_start_ns)
+                    self.tracker.stamp(uid, "tts_first_audio", chunk.t_ns)
+                audio: FloatArray = resampler.process(chunk.samples)
+                if chunk.final:
+                    audio = np.concatenate([audio, resampler.flush()])
+                first = self._play(uid, audio, first)
+
+    def _play(self, uid: int, audio: FloatArray, first: bool) -> bool:
+        """Queue audio of utterance ``uid``; returns whether its first sample is still to come."""
+        if len(audio) == 0:
+            return first
+        self.output.stream.expect_audio = True
+        position = self.output.write(audio, cancelled=self._cancel)
+        if first:
+            self._markers.append((uid, position))
+        self._resolve_markers()
+        return False
+
+    def _resolve_markers(self) -> None:
+        """Stamp first_sample_out for utterances whose first sample has left the ring."""
+        still: list[tuple[int, int]] = []
+        for uid, position in self._markers:
+            if self.output.played(position):
+                self.tracker.stamp(uid, "first_sample_out", self.output.time_of(position))
+            else:
+                still.append((uid, position))
+        self._markers = still
+
+
+BEEP_HZ = 1000.0
+"""The censor tone (Hz)."""
+
+
+def beep(duration_s: float, sample_rate: int) -> FloatArray:
+    """A censor tone as long as the hidden words (0.15-1.5 s), with 5 ms fades, at -10 dBFS."""
+    n = int(min(max(duration_s, 0.15), 1.5) * sample_rate)
+    t = np.arange(n, dtype=np.float32) / sample_rate
+    tone = (0.3 * np.sin(2 * np.pi * BEEP_HZ * t)).astype(np.float32)
+    fade = min(n // 2, sample_rate // 200)
+    ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+    tone[:fade] *= ramp
+    tone[n - fade :] *= ramp[::-1]
+    return tone
