@@ -142,6 +142,18 @@ class ControlConfig:
 
 
 @dataclass(frozen=True)
+class DaemonConfig:
+    """How the daemon behaves as a whole."""
+
+    mode: str = field(default="convert", metadata=_choices("convert", "passthrough", "mute"))
+    """Mode at start: convert the voice, pass the microphone through, or send silence."""
+    fallback_to_passthrough: bool = False
+    """After a TTS or ASR error, switch to passthrough (your own voice) instead of staying silent."""
+    drain_s: float = field(default=2.0, metadata=_range(0.0, 60.0))
+    """On SIGTERM, let queued speech finish for up to this long (s)."""
+
+
+@dataclass(frozen=True)
 class TextConfig:
     """The text stage between the ASR and the TTS: phrases, word filter, disfluency clean-up."""
 
@@ -192,6 +204,7 @@ class Config:
     voices: VoicesConfig = VoicesConfig()
     control: ControlConfig = ControlConfig()
     text: TextConfig = TextConfig()
+    daemon: DaemonConfig = DaemonConfig()
 
 
 def default_config_path() -> Path:
@@ -313,6 +326,7 @@ __all__ = [
     "AudioConfig",
     "Config",
     "ControlConfig",
+    "DaemonConfig",
     "TextConfig",
     "TtsConfig",
     "VadConfig",

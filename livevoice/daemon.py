@@ -9,8 +9,10 @@ SIGINT drain queued speech briefly and stop cleanly; SIGHUP reloads the config f
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import math
 import signal
 import sys
 import threading
@@ -24,8 +26,18 @@ from typing import Any
 from livevoice import service
 from livevoice.audio.budget import BufferPlan, plan_buffers
 from livevoice.audio.devices import DeviceInfo, choose_device, list_devices
-from livevoice.config import Config, load_config
-from livevoice.control.events import DeviceLostEvent, DeviceRestoredEvent, ErrorEvent
+from livevoice.audio.node_watch import missing_nodes, nodes_to_watch, read_nodes
+from livevoice.audio.sink_route import SinkRoute, choose_output
+from livevoice.config import Config, load_config, replace
+from livevoice.control.events import (
+    BufferOverrunEvent,
+    BufferUnderrunEvent,
+    DeviceLostEvent,
+    DeviceRestoredEvent,
+    ErrorEvent,
+    LevelMetersEvent,
+    level_dbfs,
+)
 from livevoice.control.records import (
     ApplyWhen,
     DaemonStats,
@@ -33,6 +45,7 @@ from livevoice.control.records import (
     DeviceList,
     LatencySummary,
     Mode,
+    TextOptions,
 )
 from livevoice.control.records import DeviceInfo as WireDevice
 from livevoice.control.standalone import ControlOnlyState
@@ -46,15 +59,29 @@ log = logging.getLogger(__name__)
 ROLES = ("input", "output", "monitor")
 
 
-def resolve_devices(config: Config, *, refresh: bool = False) -> dict[str, DeviceInfo | None]:
+@dataclass(frozen=True)
+class DeviceChoice:
+    """The devices of the loop: PortAudio devices, and routes to server sinks by name."""
+
+    devices: dict[str, DeviceInfo | None]
+    """role ("input", "output", "monitor") -> device; None = the default (or no monitor)."""
+    routes: dict[str, SinkRoute]
+    """role -> route, for outputs named by a PipeWire/PulseAudio sink name."""
+
+
+def resolve_devices(config: Config, *, refresh: bool = False) -> DeviceChoice:
     """The configured devices; DeviceError (one line) for one that does not exist."""
     devices = list_devices(refresh=refresh)
     audio = config.audio
-    return {
-        "input": choose_device(audio.input_device, "input", devices),
-        "output": choose_device(audio.output_device, "output", devices),
-        "monitor": choose_device(audio.monitor_device, "output", devices) if audio.monitor_device else None,
-    }
+    output, output_route = choose_output(audio.output_device, devices)
+    monitor, monitor_route = (
+        choose_output(audio.monitor_device, devices) if audio.monitor_device else (None, None)
+    )
+    routes = {role: r for role, r in (("output", output_route), ("monitor", monitor_route)) if r is not None}
+    return DeviceChoice(
+        {"input": choose_device(audio.input_device, "input", devices), "output": output, "monitor": monitor},
+        routes,
+    )
 
 
 @dataclass
@@ -72,6 +99,9 @@ class DeviceWatch:
 
     lost: dict[str, str] = field(default_factory=dict)
     """role -> reason, while a device is gone."""
+    nodes: dict[str, str] = field(default_factory=dict)
+    """role -> sound-server node name, for devices configured by a node's name (see node_watch)."""
+    nodes_checked_s: float = 0.0
     last_callbacks: dict[str, int] = field(default_factory=dict)
     last_change_s: dict[str, float] = field(default_factory=dict)
 
@@ -150,6 +180,21 @@ class LiveState(ControlOnlyState):
             self.daemon.pipeline.push_to_talk_enabled = status.push_to_talk_enabled
             self.daemon.pipeline.push_to_talk_pressed = status.push_to_talk_pressed
 
+    def get_text_options(self) -> TextOptions:
+        pipeline = self.daemon.pipeline
+        return TextOptions.from_config(pipeline.text.config if pipeline else self.daemon.config.text)
+
+    def set_text_options(self, changes: Mapping[str, Any]) -> TextOptions:
+        """Applies to the running pipeline's text stage and to the config a rebuilt pipeline uses."""
+        with self.daemon._lock:
+            new = replace(self.daemon.config, "text", **changes)
+            pipeline = self.daemon.pipeline
+            # configure() reads the list file and raises, changing nothing, when it is bad;
+            # without a pipeline (devices being reopened) the own stage checks it.
+            (pipeline.text if pipeline is not None else self.text).configure(new.text)
+            self.daemon.config = new
+        return TextOptions.from_config(new.text)
+
     def speak(self, text: str) -> int:
         pipeline = self.daemon.pipeline
         if pipeline is None:
@@ -197,6 +242,8 @@ class Daemon:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._reload = threading.Event()
+        self._reported: dict[str, int] = {}
+        self._levels_at = 0.0
 
     # -- events -----------------------------------------------------------------
 
@@ -214,22 +261,56 @@ class Daemon:
             else:
                 print(f"[{event.start_ms / 1000:7.2f}] {event.text}", flush=True)
 
+    def on_stage_failure(self, source: str, message: str) -> None:
+        """ASR/TTS failed (already reported): optionally fall back to the user's own voice."""
+        state = self.state
+        if self.config.daemon.fallback_to_passthrough and state and state.get_status().mode == "convert":
+            log.warning("falling back to passthrough after a %s failure", source)
+            state.set_mode("passthrough")
+
+    def report(self, now_s: float) -> None:
+        """Main loop: buffer events when counters grew; level meters about 20 times a second."""
+        pipeline = self.pipeline
+        if pipeline is None:
+            return
+        counters = pipeline.counters()
+        for key, buffer, cls in (
+            ("outputUnderruns", "output", BufferUnderrunEvent),
+            ("captureOverruns", "capture", BufferOverrunEvent),
+            ("outputOverrunSamples", "output", BufferOverrunEvent),
+            ("phraseDrops", "phrases", BufferOverrunEvent),
+            ("vadQueueDrops", "vad", BufferOverrunEvent),
+        ):
+            value = counters.get(key, 0)
+            if value > self._reported.get(key, 0):
+                self.publish(cls(buffer, value))
+            self._reported[key] = value
+        if now_s - self._levels_at >= 0.05:
+            self._levels_at = now_s
+            in_peak, in_rms = pipeline.input_level
+            out_peak, out_rms = pipeline.output.level if pipeline.speaking else (0.0, 0.0)
+            self.publish(
+                LevelMetersEvent(*(level_dbfs(_db(v)) for v in (in_peak, in_rms, out_peak, out_rms)))
+            )
+
     def voice_for_phrase(self) -> FloatArray | None:
         state = self.state
         return state.current_embedding() if state is not None else None
 
     # -- pipeline -----------------------------------------------------------------
 
-    def build_pipeline(self, devices: dict[str, DeviceInfo | None]) -> Pipeline:
+    def build_pipeline(self, choice: DeviceChoice) -> Pipeline:
         pipeline = Pipeline(
             self.config,
             self.plan,
-            devices,
+            choice.devices,
             self.models.recognizer,
             self.models.vad,
             self.models.engine,
             self.voice_for_phrase,
             self.publish,
+            on_failure=self.on_stage_failure,
+            routes=choice.routes,
         )
         pipeline.push_to_talk_enabled, pipeline.push_to_talk_pressed = self.push_to_talk
         if self.state is not None:
@@ -263,31 +344,44 @@ class Daemon:
             self.pipeline = self.build_pipeline(devices)
 
     def check_devices(self) -> None:
-        """Main loop: notice a stream that died or stalled; reopen what was lost."""
+        """Main loop: notice a stream that died or stalled, or whose server node is gone;
+        reopen what was lost once it is back."""
         with self._lock:
             pipeline = self.pipeline
             now = time.monotonic()
+            problems: dict[str, str] = {}
             if pipeline is not None:
                 streams = {"input": pipeline.front.capture, "output": pipeline.output.stream}
+                if pipeline.output.monitor is not None:
+                    streams["monitor"] = pipeline.output.monitor
                 for role, stream in streams.items():
                     calls = stream.callbacks
                     if calls != self.watch.last_callbacks.get(role):
                         self.watch.last_callbacks[role] = calls
                         self.watch.last_change_s[role] = now
-                    stalled = now - self.watch.last_change_s.get(role, now) > 2.0
-                    if (stream.finished or stalled) and role not in self.watch.lost:
-                        reason = "the stream stopped" if stream.finished else "no audio callbacks for 2 s"
-                        self.watch.lost[role] = reason
-                        log.warning("%s device %r lost: %s", role, stream.device_name, reason)
-                        self.publish(DeviceLostEvent(role, stream.device_name, reason))  # type: ignore[arg-type]
-                if self.watch.lost:
-                    self.pipeline = None
-                    pipeline.stop()
-                    pipeline = None
-            if pipeline is None and self.watch.lost:
+                    if stream.finished:
+                        problems[role] = "the stream stopped"
+                    elif now - self.watch.last_change_s.get(role, now) > 2.0:
+                        problems[role] = "no audio callbacks for 2 s"
+            if self.watch.nodes and now - self.watch.nodes_checked_s >= 1.0:
+                self.watch.nodes_checked_s = now
+                for role, node in missing_nodes(self.watch.nodes, read_nodes()).items():
+                    problems.setdefault(role, f"the sound server has no device {node!r} any more")
+            for role, reason in problems.items():
+                if role not in self.watch.lost:
+                    self.watch.lost[role] = reason
+                    name = getattr(self.config.audio, f"{role}_device") or "default"
+                    log.warning("%s device %r lost: %s", role, name, reason)
+                    self.publish(DeviceLostEvent(role, name, reason))  # type: ignore[arg-type]
+            if pipeline is not None and self.watch.lost:
+                self.pipeline = None
+                pipeline.stop()
+            if self.pipeline is None and self.watch.lost:
                 self._try_reopen()
 
     def _try_reopen(self) -> None:
+        if self.watch.nodes and missing_nodes(self.watch.nodes, read_nodes()):
+            return  # not back yet: opening now would land on the default device
         try:
             devices = resolve_devices(self.config, refresh=True)
             self.pipeline = self.build_pipeline(devices)
@@ -297,8 +391,8 @@ class Daemon:
         self.watch.last_callbacks.clear()
         self.watch.last_change_s.clear()
         for role in list(self.watch.lost):
-            device = devices.get(role)
-            self.publish(DeviceRestoredEvent(role, device.name if device else "default"))  # type: ignore[arg-type]
+            name = getattr(self.config.audio, f"{role}_device") or "default"
+            self.publish(DeviceRestoredEvent(role, name))  # type: ignore[arg-type]
             log.warning("%s device restored", role)
         self.watch.lost.clear()
 
@@ -321,8 +415,13 @@ class Daemon:
             service.notify_ready("running (config reload failed)")
             return
         with self._lock:
-            if self.pipeline is not None:
-                self.pipeline.text.configure(new.text)
+            try:
+                if self.pipeline is not None:
+                    self.pipeline.text.configure(new.text)
+            except LivevoiceError as err:  # e.g. the word list file is gone: keep the old text settings
+                log.error("text settings not reloaded: %s", err)
+                self.publish(ErrorEvent("config", f"text settings not reloaded: {err}"))
+                new = dataclasses.replace(new, text=self.config.text)
             changed = [
                 s
                 for s in ("audio", "vad", "asr", "tts", "control")
@@ -342,8 +441,14 @@ class Daemon:
 
         log.warning("%s", self.plan.describe())
         devices = resolve_devices(self.config)
+        audio = self.config.audio
+        specs = {"input": audio.input_device, "output": audio.output_device, "monitor": audio.monitor_device}
+        self.watch.nodes = nodes_to_watch(specs, read_nodes())
+        if self.watch.nodes:
+            log.info("watching sound-server devices %s", self.watch.nodes)
         base = ControlOnlyState.from_config(self.config)
         self.state = LiveState(self, base)
+        self.state.set_mode(self.config.daemon.mode)  # type: ignore[arg-type]
         if base._voice is not None:
             self.state._check_dim(base._voice.dim, base._voice.meta.name)
         secret = auth.load_or_create_secret(auth.secret_path(self.config))
@@ -353,17 +458,21 @@ class Daemon:
         url = server_thread.start()
         try:
             self.pipeline = self.build_pipeline(devices)
-            names = {
-                role: (d.name if d else "default") for role, d in devices.items() if role != "monitor" or d
-            }
+            assert self.pipeline is not None
             ready = (
-                f"livevoice: ready; listening on {names['input']!r}, speaking into {names['output']!r}; "
-                f"control {url}"
+                f"livevoice: ready; listening on {self.pipeline.front.capture.device_name!r}, "
+                f"speaking into {self.pipeline.output.stream.device_name!r}; control {url}"
             )
             print(ready, file=sys.stderr, flush=True)
             service.notify_ready("running")
             watchdog = service.watchdog_interval_s()
-            while not self._stop.wait(0.25):
+            last_watch = 0.0
+            while not self._stop.wait(0.05):
+                now = time.monotonic()
+                self.report(now)
+                if now - last_watch < 0.25:
+                    continue
+                last_watch = now
                 if watchdog:
                     service.notify_watchdog()
                 if self._reload.is_set():
@@ -375,10 +484,15 @@ class Daemon:
             with self._lock:
                 pipeline, self.pipeline = self.pipeline, None
             if pipeline is not None:
-                pipeline.stop(drain_s=2.0)
+                pipeline.stop(drain_s=self.config.daemon.drain_s)
                 log.warning("stopped; counters: %s", pipeline.counters())
             server_thread.stop()
         return 0
+
+
+def _db(value: float) -> float:
+    """Linear full-scale level -> dBFS (-inf for 0; level_dbfs clamps it)."""
+    return 20.0 * math.log10(value) if value > 0 else -math.inf
 
 
 def load_models(config: Config) -> Models:

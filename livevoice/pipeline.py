@@ -22,8 +22,10 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from livevoice.asr.live import LiveTranscriber
 from livevoice.asr.vad import SpeechProbability
@@ -31,8 +33,9 @@ from livevoice.asr.whisper import WordRecognizer
 from livevoice.audio.budget import BufferPlan
 from livevoice.audio.devices import DeviceInfo
 from livevoice.audio.output import AudioOutput
+from livevoice.audio.sink_route import SinkRoute
 from livevoice.config import Config
-from livevoice.control.events import UtteranceLatencyEvent, event_for_frame
+from livevoice.control.events import ErrorEvent, UtteranceLatencyEvent, event_for_frame
 from livevoice.control.records import Mode
 from livevoice.frames import (
     FloatArray,
@@ -72,16 +75,21 @@ class Pipeline:
         engine: TtsEngine,
         voice_for_phrase: VoiceProvider,
         publish: Publish,
+        on_failure: Callable[[str, str], object] | None = None,
+        routes: Mapping[str, SinkRoute] | None = None,
     ) -> None:
         self.config = config
         self.plan = plan
         self.publish = publish
+        self.on_failure = on_failure
         self.mode: Mode = "convert"
         self.push_to_talk_enabled = False
         self.push_to_talk_pressed = False
         self.tracker = LatencyTracker(self._on_latency)
-        self.output = AudioOutput(plan, devices["output"], devices["monitor"])
-        self.tts = TtsWorker(engine, self.output, voice_for_phrase, self.tracker, publish)
+        self.output = AudioOutput(plan, devices["output"], devices["monitor"], routes)
+        self.tts = TtsWorker(
+            engine, self.output, voice_for_phrase, self.tracker, publish, on_failure=self._stage_failed
+        )
         self.text = TextStage(config.text)
         self.front = LiveTranscriber(
             config,
@@ -92,8 +100,11 @@ class Pipeline:
             self._on_transcript,
             on_audio=self._on_mic,
             gate=self._listening,
+            on_error=self._stage_failed,
         )
         self._typed_ids = itertools.count(TYPED_UTTERANCE_BASE)
+        self.input_level = (0.0, 0.0)
+        """(peak, rms) of the last captured block, linear full scale."""
         self._speech_active = False
         self.utterances = 0
 
@@ -124,6 +135,8 @@ class Pipeline:
 
     def _on_mic(self, block: FloatArray) -> None:
         """VAD thread: every captured block (passthrough copies it to the output)."""
+        if len(block):
+            self.input_level = (float(np.max(np.abs(block))), float(np.sqrt(np.mean(block * block))))
         if self.mode == "passthrough" and (not self.push_to_talk_enabled or self.push_to_talk_pressed):
             self.output.write(block, wait=False)
 
@@ -154,6 +167,12 @@ class Pipeline:
                 self.tracker.abandon(phrase.utterance_id)
             return  # a final phrase without parts only marks the end of the utterance
         self.tts.submit(phrase)
+
+    def _stage_failed(self, source: str, message: str) -> None:
+        """An ASR or TTS failure: reported; the loop goes on (the daemon may fall back)."""
+        self.publish(ErrorEvent(source, message))
+        if self.on_failure is not None:
+            self.on_failure(source, message)
 
     def speak(self, text: str) -> int:
         """Type-to-speak: ``text`` goes to the TTS as one phrase; returns its utterance id."""

@@ -11,8 +11,8 @@
 #   lvtest_mic  ... this source: the test microphone livevoice captures from
 # and named ALSA PCMs so PortAudio (sounddevice) lists them by name:
 #   lvtest_mic  capture from lvtest_mic, playback into lvtest_in
-#   livevoice_out / livevoice_monitor: playback into / capture from livevoice_out, a sink
-#   that `livevoice virtual-mic create` makes (the test of that command creates it).
+# The virtual mic livevoice plays into (`livevoice virtual-mic create`, made by the tests
+# that need it) gets no ALSA name: livevoice reaches it by its sink name, as on a desktop.
 set -euo pipefail
 
 cmd=${1:?usage: audio-rig.sh start|stop DIR}
@@ -93,18 +93,6 @@ pcm.lvtest_mic {
   capture_node "lvtest_mic"
   playback_node "lvtest_in"
   hint { show on description "livevoice test microphone" }
-}
-pcm.livevoice_out {
-  type pipewire
-  playback_node "livevoice_out"
-  capture_node "livevoice_out.monitor"
-  hint { show on description "livevoice virtual mic sink" }
-}
-pcm.livevoice_monitor {
-  type pipewire
-  capture_node "livevoice_mic"
-  playback_node "livevoice_out"
-  hint { show on description "livevoice virtual mic" }
 }
 EOF
 

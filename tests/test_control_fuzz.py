@@ -63,7 +63,13 @@ class Harness:
     def snapshot(self) -> tuple[Any, ...]:
         current = self.request("GetCurrentVoice")
         current.pop("morph")  # a morph ends by itself as time passes
-        return self.request("GetStatus"), current, self.state.spoken[:], dict(self.state.devices)
+        return (
+            self.request("GetStatus"),
+            current,
+            self.request("GetTextOptions"),
+            self.state.spoken[:],
+            dict(self.state.devices),
+        )
 
     def close(self) -> None:
         self._stack.close()
@@ -90,6 +96,8 @@ field_names = st.sampled_from(
 )
 plausible_values = (
     st.sampled_from(["alice", "big", "zed", "", " ", "now", "phrase", "ease", "mute", "USB Mic"])
+    | st.sampled_from(["end", "sentence", "replace", "beep", "words.txt"])
+    | st.lists(st.sampled_from(["um", "", "u*m", "er er"]), max_size=3)
     | st.integers(-5, 700_000)
     | st.dictionaries(
         st.sampled_from(["alice", "bob", "big", "zed"]), st.integers(-1, 3) | st.floats(), max_size=3

@@ -40,6 +40,8 @@ VALID_DATA: dict[str, dict[str, Any] | None] = {
     "MixVoices": {"weights": {"alice": 0.7, "bob": 0.3}},
     "SetMode": {"mode": "passthrough"},
     "SetPushToTalk": {"pressed": True, "enabled": True},
+    "GetTextOptions": None,
+    "SetTextOptions": {"cleanDisfluencies": True, "filterAction": "drop", "minPhraseWords": 2},
     "Speak": {"text": "hello there"},
     "StopSpeaking": None,
     "ListDevices": None,

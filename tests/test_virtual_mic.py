@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -230,22 +230,23 @@ def test_status_text() -> None:
 def test_route_prefers_pipewire_then_pulse() -> None:
     pipewire = route_for_sink("x_out", ["lvtest_mic", "pulse", "pipewire", "default"])
     assert pipewire is not None and pipewire.portaudio_device == "pipewire"
-    assert dict(pipewire.env) == {"PIPEWIRE_NODE": "x_out", "PIPEWIRE_PROPS": "{ node.dont-reconnect = true }"}
-    assert route_for_sink("x_out", ["pulse", "default"]) == SinkRoute("x_out", "pulse", (("PULSE_SINK", "x_out"),))
+    assert pipewire.env == (("PIPEWIRE_NODE", "x_out"),)
+    assert route_for_sink("x_out", ["pulse", "default"]) == SinkRoute(
+        "x_out", "pulse", (("PULSE_SINK", "x_out"),)
+    )
     assert route_for_sink("x_out", ["default", "hw:0,0"]) is None
 
 
 def test_route_sets_the_variables_only_inside(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PIPEWIRE_NODE", raising=False)
-    monkeypatch.setenv("PIPEWIRE_PROPS", "{ users.own = 1 }")
-    route = route_for_sink("x_out", ["pipewire"])
-    assert route is not None
-    with pytest.raises(RuntimeError), route.applied():
+    monkeypatch.setenv("PULSE_SINK", "users_choice")
+    with SinkRoute("x_out", "pipewire", (("PIPEWIRE_NODE", "x_out"),)).applied():
         assert os.environ["PIPEWIRE_NODE"] == "x_out"
-        assert os.environ["PIPEWIRE_PROPS"] == "{ node.dont-reconnect = true }"
-        raise RuntimeError
     assert "PIPEWIRE_NODE" not in os.environ
-    assert os.environ["PIPEWIRE_PROPS"] == "{ users.own = 1 }"
+    with pytest.raises(RuntimeError), SinkRoute("x_out", "pulse", (("PULSE_SINK", "x_out"),)).applied():
+        assert os.environ["PULSE_SINK"] == "x_out"
+        raise RuntimeError
+    assert os.environ["PULSE_SINK"] == "users_choice"
 
 
 # ---- against the real PipeWire server (scripts/audio-rig.sh) ----------------------------
@@ -320,11 +321,29 @@ def test_the_rigs_own_devices_are_left_alone(pair_name: str) -> None:
     assert _pactl("list", "short", "modules") == before
 
 
-def _record_tone(name: str, tone_hz: float, tmp_path: Path) -> np.ndarray:
-    """Play 0.6 s of a tone into NAME_out with paplay while parec records NAME_mic; the recording.
+@contextmanager
+def _recording(name: str, raw: Path) -> Iterator[None]:
+    """parec records NAME_mic into ``raw`` (float32, 48 kHz, mono) while the block runs.
 
-    parec gets a small latency, or it buffers ~2 s and writes nothing before it is stopped.
+    The block starts once parec is connected and is followed by 0.3 s more, so the tail of
+    what was played reaches the file. parec gets a small latency, or it buffers ~2 s and
+    writes nothing before it is stopped.
     """
+    command = ["parec", "-d", f"{name}_mic", "--format=float32le", "--channels=1"]
+    command += [f"--rate={vm.SAMPLE_RATE}", "--raw", "--latency-msec=20"]
+    with raw.open("wb") as sink:
+        rec = subprocess.Popen(command, stdout=sink)
+        try:
+            _wait_for_recorder(name)
+            yield
+            time.sleep(0.3)
+        finally:
+            rec.terminate()
+            rec.wait(timeout=10)
+
+
+def _record_tone(name: str, tone_hz: float, tmp_path: Path) -> np.ndarray:
+    """Play 0.6 s of a tone into NAME_out with paplay while NAME_mic is recorded; the recording."""
     import soundfile
 
     rate = vm.SAMPLE_RATE
@@ -332,27 +351,8 @@ def _record_tone(name: str, tone_hz: float, tmp_path: Path) -> np.ndarray:
     wav = tmp_path / "tone.wav"
     soundfile.write(wav, (0.5 * np.sin(2 * np.pi * tone_hz * t)).astype(np.float32), rate, subtype="FLOAT")
     raw = tmp_path / "rec.raw"
-    with raw.open("wb") as sink:
-        rec = subprocess.Popen(
-            [
-                "parec",
-                "-d",
-                f"{name}_mic",
-                "--format=float32le",
-                "--channels=1",
-                f"--rate={rate}",
-                "--raw",
-                "--latency-msec=20",
-            ],
-            stdout=sink,
-        )
-        try:
-            _wait_for_recorder(name)
-            subprocess.run(["paplay", "-d", f"{name}_out", str(wav)], check=True, timeout=30)
-            time.sleep(0.3)  # let the tail of the tone reach the recorder
-        finally:
-            rec.terminate()
-            rec.wait(timeout=10)
+    with _recording(name, raw):
+        subprocess.run(["paplay", "-d", f"{name}_out", str(wav)], check=True, timeout=30)
     return np.fromfile(raw, dtype=np.float32)
 
 
@@ -446,10 +446,6 @@ def test_missing_pactl_is_one_clear_line(
     assert code == 2 and err.count("\n") == 1 and "pactl is not installed" in err
 
 
-def streams_now_on_a_sink() -> int:
-    return len([line for line in _pactl("list", "short", "sink-inputs").splitlines() if "\t" in line])
-
-
 def _sink_of_streams() -> list[str]:
     """The sink name each playback stream (sink input) is connected to."""
     sinks = {
@@ -472,52 +468,22 @@ def test_a_routed_portaudio_stream_plays_into_the_named_sink(pair_name: str, tmp
     sd._initialize()  # see the rig's devices even if another test initialised PortAudio first
     outputs = [str(d["name"]) for d in sd.query_devices() if d["max_output_channels"] > 0]
     assert find_sink_route(f"{pair_name}_out", outputs) is None  # not created yet: no silent fallback
-    state, _ = vm.create_virtual_mic(pair_name)
+    vm.create_virtual_mic(pair_name)
     route = find_sink_route(f"{pair_name}_out", outputs)
-    assert route is not None and route.portaudio_device == "pipewire"
+    assert route == SinkRoute(f"{pair_name}_out", "pipewire", (("PIPEWIRE_NODE", f"{pair_name}_out"),))
 
     rate = vm.SAMPLE_RATE
-    tone = (0.5 * np.sin(2 * np.pi * 440.0 * np.arange(rate) / rate)).astype(np.float32)
-    played = [0]
-    ended = threading.Event()
-
-    def play(outdata: np.ndarray, frames: int, _time: object, _status: object) -> None:
-        start = played[0] % (rate - frames)
-        outdata[:, 0] = tone[start : start + frames]
-        played[0] += frames
-
+    tone = (0.5 * np.sin(2 * np.pi * 440.0 * np.arange(rate // 10) / rate)).astype(np.float32)
     with route.applied():
-        routed = sd.OutputStream(
-            device=route.portaudio_device,
-            samplerate=rate,
-            channels=1,
-            dtype="float32",
-            callback=play,
-            finished_callback=ended.set,
-        )
+        routed = sd.OutputStream(device=route.portaudio_device, samplerate=rate, channels=1, dtype="float32")
     other = sd.OutputStream(device=route.portaudio_device, samplerate=rate, channels=1, dtype="float32")
     raw = tmp_path / "rec.raw"
-    with raw.open("wb") as out, routed, other:
-        rec = subprocess.Popen(
-            ["parec", "-d", f"{pair_name}_mic", "--format=float32le", "--channels=1", f"--rate={rate}"]
-            + ["--raw", "--latency-msec=20"],
-            stdout=out,
-        )
-        try:
-            _wait_for_recorder(pair_name)
-            for _ in range(8):
-                other.write(np.zeros(rate // 10, dtype=np.float32))
-            streams = _sink_of_streams()
-        finally:
-            rec.terminate()
-            rec.wait(timeout=10)
-        assert streams.count(f"{pair_name}_out") == 1  # the routed stream, not the other one
-        assert len(streams) >= 2
-        peak_hz, rms = _tone_level(np.fromfile(raw, dtype=np.float32), 440.0)
-        assert peak_hz == pytest.approx(440.0, abs=5) and rms > 0.3
-
-        # the virtual mic vanishes: the routed stream ends instead of moving to the speakers
-        for index in (*state.source_modules, *state.sink_modules):
-            _pactl("unload-module", str(index))
-        assert ended.wait(10), "the routed stream kept playing after its sink was removed"
-        assert streams_now_on_a_sink() == 1  # only the other stream is left
+    with routed, other, _recording(pair_name, raw):
+        for _ in range(6):
+            routed.write(tone)
+            other.write(np.zeros_like(tone))
+        streams = _sink_of_streams()
+    assert streams.count(f"{pair_name}_out") == 1  # the routed stream, not the other one
+    assert len(streams) >= 2
+    peak_hz, rms = _tone_level(np.fromfile(raw, dtype=np.float32), 440.0)
+    assert peak_hz == pytest.approx(440.0, abs=5) and rms > 0.3

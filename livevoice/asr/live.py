@@ -51,6 +51,7 @@ class LiveTranscriber:
         *,
         on_audio: AudioTap | None = None,
         gate: Gate | None = None,
+        on_error: Callable[[str, str], object] | None = None,
         queue_size: int = 4096,
     ) -> None:
         self.config = config
@@ -62,6 +63,7 @@ class LiveTranscriber:
         self.on_event = on_event
         self.on_audio = on_audio
         self.gate = gate
+        self.on_error = on_error
         self._events: queue.Queue[VadEvent] = queue.Queue(maxsize=queue_size)
         self.dropped_events = 0
         self.errors = 0
@@ -151,7 +153,9 @@ class LiveTranscriber:
                 if self.transcriber.should_decode(self.detector.trailing_silence_ms):
                     for out in self.transcriber.decode():
                         self.on_event(out)
-            except Exception:
+            except Exception as err:
                 self.errors += 1
                 self.transcriber.abandon()
                 log.exception("ASR failed; the utterance is dropped")
+                if self.on_error is not None:
+                    self.on_error("asr", f"ASR failed, utterance dropped: {err}")

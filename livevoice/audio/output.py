@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
+
+import numpy as np
 
 from livevoice.audio.budget import BufferPlan
 from livevoice.audio.devices import DeviceInfo
 from livevoice.audio.ring import RingBuffer
+from livevoice.audio.sink_route import SinkRoute
 from livevoice.audio.streams import PlaybackStream
 from livevoice.frames import FloatArray
 
@@ -21,16 +25,29 @@ from livevoice.frames import FloatArray
 class AudioOutput:
     """Output device (+ optional monitor) fed through rings sized by the budget plan."""
 
-    def __init__(self, plan: BufferPlan, device: DeviceInfo | None, monitor: DeviceInfo | None) -> None:
+    def __init__(
+        self,
+        plan: BufferPlan,
+        device: DeviceInfo | None,
+        monitor: DeviceInfo | None,
+        routes: Mapping[str, SinkRoute] | None = None,
+    ) -> None:
+        routes = routes or {}
         self.plan = plan
         self.ring = RingBuffer(plan.output_ring_samples)
-        self.stream = PlaybackStream(device, plan.sample_rate, plan.block_samples, self.ring)
+        self.stream = PlaybackStream(
+            device, plan.sample_rate, plan.block_samples, self.ring, routes.get("output")
+        )
         self.monitor_ring: RingBuffer | None = None
         self.monitor: PlaybackStream | None = None
         if monitor is not None:
             self.monitor_ring = RingBuffer(plan.output_ring_samples)
-            self.monitor = PlaybackStream(monitor, plan.sample_rate, plan.block_samples, self.monitor_ring)
+            self.monitor = PlaybackStream(
+                monitor, plan.sample_rate, plan.block_samples, self.monitor_ring, routes.get("monitor")
+            )
         self._lock = threading.Lock()  # one producer at a time (TTS worker, passthrough)
+        self.level = (0.0, 0.0)
+        """(peak, rms) of the last audio queued, linear full scale."""
 
     def start(self) -> None:
         self.stream.start()
@@ -54,6 +71,8 @@ class AudioOutput:
         With ``wait`` the call blocks while the ring is full (until ``cancelled`` is set
         or the stream is gone); without it, what does not fit is dropped and counted.
         """
+        if len(samples):
+            self.level = (float(np.max(np.abs(samples))), float(np.sqrt(np.mean(samples * samples))))
         with self._lock:
             start = self.ring.write_pos
             if self.monitor_ring is not None:

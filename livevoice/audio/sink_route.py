@@ -21,11 +21,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from livevoice.audio.virtual_mic import Pactl, parse_short_list
-
-PIPEWIRE_PROPS = "{ node.dont-reconnect = true }"
-"""Stream properties for a routed PipeWire stream: if the sink vanishes, the stream ends
-(the daemon sees the device lost) instead of WirePlumber moving the voice to the speakers."""
+from livevoice.audio.devices import DeviceInfo, choose_device
+from livevoice.audio.virtual_mic import AudioServerError, Pactl, parse_short_list
+from livevoice.errors import DeviceError
 
 _env_lock = threading.Lock()
 
@@ -39,8 +37,12 @@ class SinkRoute:
     portaudio_device: str
     """The PortAudio device to open: ``pipewire`` or ``pulse``."""
     env: tuple[tuple[str, str], ...]
-    """Variables its ALSA plugin reads when the stream opens: ``PIPEWIRE_NODE`` (and
-    ``PIPEWIRE_PROPS``, see :data:`PIPEWIRE_PROPS`) or ``PULSE_SINK``."""
+    """Variables its ALSA plugin reads when the stream opens: ``PIPEWIRE_NODE`` or ``PULSE_SINK``.
+
+    If the sink vanishes while the stream plays, the sound server moves the stream to the
+    default sink (``node.dont-reconnect`` in ``PIPEWIRE_PROPS`` would stop that, but then
+    PortAudio's ALSA thread spins at full CPU), so whoever plays should watch that the sink
+    still exists (:func:`find_sink_route`) and report the device lost otherwise."""
 
     @contextmanager
     def applied(self) -> Iterator[None]:
@@ -66,7 +68,7 @@ class SinkRoute:
 def route_for_sink(sink: str, portaudio_outputs: Sequence[str]) -> SinkRoute | None:
     """The route to ``sink`` given the names of PortAudio's output devices; None if none reaches it."""
     if "pipewire" in portaudio_outputs:
-        return SinkRoute(sink, "pipewire", (("PIPEWIRE_NODE", sink), ("PIPEWIRE_PROPS", PIPEWIRE_PROPS)))
+        return SinkRoute(sink, "pipewire", (("PIPEWIRE_NODE", sink),))
     if "pulse" in portaudio_outputs:
         return SinkRoute(sink, "pulse", (("PULSE_SINK", sink),))
     return None
@@ -87,3 +89,24 @@ def find_sink_route(
         return None
     sinks = parse_short_list((pactl or Pactl()).run("list", "short", "sinks"))
     return route if name in sinks else None
+
+
+def choose_output(spec: str, devices: Sequence[DeviceInfo]) -> tuple[DeviceInfo | None, SinkRoute | None]:
+    """The output device for ``spec``: a PortAudio device, else a sound-server sink of that name.
+
+    A PortAudio device name or index wins. When none matches, a sink called ``spec`` is
+    reached through PortAudio's ``pipewire``/``pulse`` device with a :class:`SinkRoute`;
+    when there is no such sink either, the original one-line DeviceError stands.
+    """
+    try:
+        return choose_device(spec, "output", list(devices)), None
+    except DeviceError as err:
+        outputs = [d.name for d in devices if d.max_output_channels > 0]
+        try:
+            route = find_sink_route(spec, outputs)
+        except AudioServerError:
+            route = None
+        if route is None:
+            raise err from None
+        device = next(d for d in devices if d.name == route.portaudio_device and d.max_output_channels > 0)
+        return device, route

@@ -8,6 +8,7 @@ PortAudio are counted separately from ring overruns/underruns.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import Any
@@ -16,6 +17,7 @@ import numpy as np
 
 from livevoice.audio.devices import DeviceInfo, _sounddevice
 from livevoice.audio.ring import RingBuffer
+from livevoice.audio.sink_route import SinkRoute
 from livevoice.errors import DeviceError
 
 log = logging.getLogger(__name__)
@@ -24,8 +26,17 @@ log = logging.getLogger(__name__)
 class _Stream:
     """What capture and playback share: open/close, liveness, a timing anchor."""
 
-    def __init__(self, device: DeviceInfo | None, sample_rate: int, block_samples: int, ring: RingBuffer):
+    def __init__(
+        self,
+        device: DeviceInfo | None,
+        sample_rate: int,
+        block_samples: int,
+        ring: RingBuffer,
+        route: SinkRoute | None = None,
+    ):
         self.device = device
+        self.route = route
+        """Set when ``device`` is the sound server's device, routed to a sink by name."""
         self.sample_rate = sample_rate
         self.block_samples = block_samples
         self.ring = ring
@@ -40,22 +51,25 @@ class _Stream:
 
     @property
     def device_name(self) -> str:
+        if self.route is not None:
+            return self.route.sink
         return self.device.name if self.device else "default"
 
     def _open(self, kind: str, callback: Any) -> None:
         sd = _sounddevice()
         cls = sd.InputStream if kind == "input" else sd.OutputStream
         try:
-            self._stream = cls(
-                device=self.device.index if self.device else None,
-                samplerate=self.sample_rate,
-                blocksize=self.block_samples,
-                channels=1,
-                dtype="float32",
-                latency="low",
-                callback=callback,
-                finished_callback=self._on_finished,
-            )
+            with self.route.applied() if self.route is not None else contextlib.nullcontext():
+                self._stream = cls(
+                    device=self.device.index if self.device else None,
+                    samplerate=self.sample_rate,
+                    blocksize=self.block_samples,
+                    channels=1,
+                    dtype="float32",
+                    latency="low",
+                    callback=callback,
+                    finished_callback=self._on_finished,
+                )
             self._stream.start()
         except sd.PortAudioError as err:
             self._stream = None
@@ -121,8 +135,15 @@ class PlaybackStream(_Stream):
     being played and its next chunk is late: counted as underrun) or just silence.
     """
 
-    def __init__(self, device: DeviceInfo | None, sample_rate: int, block_samples: int, ring: RingBuffer):
-        super().__init__(device, sample_rate, block_samples, ring)
+    def __init__(
+        self,
+        device: DeviceInfo | None,
+        sample_rate: int,
+        block_samples: int,
+        ring: RingBuffer,
+        route: SinkRoute | None = None,
+    ):
+        super().__init__(device, sample_rate, block_samples, ring, route)
         self.expect_audio = False
 
     def start(self) -> None:

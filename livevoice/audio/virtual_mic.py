@@ -390,11 +390,12 @@ class Pactl:
     def settled_state(self, names: VirtualMicNames, timeout_s: float = 5.0) -> VirtualMicState:
         """:meth:`state`, once the session manager has linked a just-loaded virtual mic.
 
-        Polls every 20 ms for at most ``timeout_s``; returns the last state either way.
+        Polls every 20 ms for at most ``timeout_s``; returns the last state either way. No
+        wait when the sink is missing: there is nothing to link to.
         """
         deadline = time.monotonic() + timeout_s
         state = self.state(names)
-        while state.mic_link == "unlinked" and time.monotonic() < deadline:
+        while state.mic_link == "unlinked" and state.sink_exists and time.monotonic() < deadline:
             time.sleep(0.02)
             state = self.state(names)
         return state
@@ -450,7 +451,7 @@ def remove_virtual_mic(name: str = DEFAULT_NAME, pactl: Pactl | None = None) -> 
     ]
     if left:
         raise AudioServerError(
-            f"{' and '.join(left)} still exist{'s' if len(left) == 1 else ''}: not made by a pactl module; "
-            "remove them where they are configured (PipeWire or PulseAudio config files)"
+            f"{' and '.join(left)} still exist{'s' if len(left) == 1 else ''}: not made by a pactl "
+            "module; remove it where it is configured (PipeWire or PulseAudio config files)"
         )
     return state, bool(plan)

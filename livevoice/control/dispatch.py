@@ -8,6 +8,7 @@ nothing raised by a request escapes (a bug becomes GenericError and is logged).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from livevoice.control.records import (
     MixResult,
     SpeakResult,
     StatsReport,
+    TextOptions,
     VersionInfo,
     VoiceList,
 )
@@ -33,13 +35,15 @@ from livevoice.control.requests import (
     SetDevicesRequest,
     SetModeRequest,
     SetPushToTalkRequest,
+    SetTextOptionsRequest,
     SetVoiceRequest,
     SpeakRequest,
     find_request_type,
 )
 from livevoice.control.state import ControlRequestError, DaemonState
-from livevoice.control.wire import WireError, from_wire, to_wire
-from livevoice.errors import LivevoiceError
+from livevoice.control.wire import WireError, from_wire, to_wire, wire_fields
+from livevoice.errors import ConfigError, LivevoiceError
+from livevoice.text.filter import WordFilterError
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +79,8 @@ class Dispatcher:
             "MixVoices": self._mix_voices,
             "SetMode": self._set_mode,
             "SetPushToTalk": self._set_push_to_talk,
+            "GetTextOptions": lambda _: state.get_text_options(),
+            "SetTextOptions": self._set_text_options,
             "Speak": self._speak,
             "StopSpeaking": self._stop_speaking,
             "ListDevices": lambda _: state.list_devices(),
@@ -177,6 +183,19 @@ class Dispatcher:
     def _set_push_to_talk(self, data: SetPushToTalkRequest) -> Empty:
         self.state.set_push_to_talk(data.pressed, data.enabled)
         return Empty()
+
+    def _set_text_options(self, data: SetTextOptionsRequest) -> TextOptions:
+        changes = {f.name: getattr(data, f.name) for f in dataclasses.fields(data)}
+        changes = {name: value for name, value in changes.items() if value is not None}
+        if not changes:
+            raise WireError(
+                RequestStatus.MISSING_REQUEST_FIELD,
+                "give at least one of " + ", ".join(wire_fields(SetTextOptionsRequest)),
+            )
+        try:
+            return self.state.set_text_options(changes)
+        except (ConfigError, WordFilterError) as err:
+            raise WireError(RequestStatus.INVALID_REQUEST_FIELD, str(err)) from None
 
     def _speak(self, data: SpeakRequest) -> SpeakResult:
         if not data.text.strip():

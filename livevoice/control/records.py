@@ -7,11 +7,15 @@ rates Hz, levels dBFS.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from livevoice.config import TextConfig
 
 Mode = Literal["convert", "passthrough", "mute"]
 """What the daemon does with the microphone: convert the voice, pass it through unchanged, or send silence."""
@@ -212,6 +216,37 @@ class DeviceList:
     """"" = no monitor."""
 
 
+@dataclass(frozen=True)
+class TextOptions:
+    """GetTextOptions, SetTextOptions: the text stage's settings (the ``[text]`` config keys).
+
+    Field for field the :class:`~livevoice.config.TextConfig` in force; the
+    configuration documents each one.
+    """
+
+    segment_on: str
+    """"clause", "sentence" or "end": where words are handed to the TTS before speech ends."""
+    min_phrase_words: int
+    """Fewest words in a phrase handed on before the end of speech (1-100)."""
+    max_phrase_words: int
+    """A phrase this long without a boundary is cut anyway (0 = no limit, else 1-1000)."""
+    word_filter_file: str
+    """The word filter's list file on the daemon's machine; "" = no filter."""
+    filter_action: str
+    """"beep", "drop" or "replace": what a listed word becomes."""
+    filter_replacement: str
+    """The word said instead of a listed word when ``filter_action`` is "replace"."""
+    clean_disfluencies: bool
+    """Fillers and immediate repetitions are removed."""
+    fillers: tuple[str, ...]
+    """The fillers the clean-up removes."""
+
+    @classmethod
+    def from_config(cls, config: TextConfig) -> TextOptions:
+        """The options of a ``[text]`` config section."""
+        return cls(**{f.name: getattr(config, f.name) for f in dataclasses.fields(cls)})
+
+
 __all__ = [
     "CURVES",
     "MODES",
@@ -231,6 +266,7 @@ __all__ = [
     "MorphInfo",
     "SpeakResult",
     "StatsReport",
+    "TextOptions",
     "VersionInfo",
     "VoiceInfo",
     "VoiceList",

@@ -22,6 +22,7 @@ from livevoice.control.records import (
     Mode,
     SpeakResult,
     StatsReport,
+    TextOptions,
     VersionInfo,
     VoiceList,
 )
@@ -139,6 +140,30 @@ class SetDevicesRequest:
 
 
 @dataclass(frozen=True)
+class GetTextOptionsRequest:
+    """The text stage's settings: phrase cutting, word filter, disfluency clean-up."""
+
+
+@dataclass(frozen=True)
+class SetTextOptionsRequest:
+    """Change some of the text stage's settings (the ``[text]`` config keys); absent = unchanged.
+
+    Values are checked exactly like the config file, and the list file is read, before
+    anything changes; the new settings apply from the next words recognised.
+    """
+
+    segment_on: str | None = None
+    min_phrase_words: int | None = None
+    max_phrase_words: int | None = None
+    word_filter_file: str | None = None
+    """"" switches the word filter off."""
+    filter_action: str | None = None
+    filter_replacement: str | None = None
+    clean_disfluencies: bool | None = None
+    fillers: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class RequestSpec:
     """What the server and the documentation need to know about one request type."""
 
@@ -166,6 +191,8 @@ REQUESTS: dict[str, RequestSpec] = {
         RequestSpec("MixVoices", MixVoicesRequest, MixResult, False, True),
         RequestSpec("SetMode", SetModeRequest, Empty, False, True),
         RequestSpec("SetPushToTalk", SetPushToTalkRequest, Empty, False, True),
+        RequestSpec("GetTextOptions", GetTextOptionsRequest, TextOptions, False, False),
+        RequestSpec("SetTextOptions", SetTextOptionsRequest, TextOptions, False, True),
         RequestSpec("Speak", SpeakRequest, SpeakResult, True, True),
         RequestSpec("StopSpeaking", StopSpeakingRequest, Empty, True, True),
         RequestSpec("ListDevices", ListDevicesRequest, DeviceList, True, False),
@@ -193,6 +220,7 @@ __all__ = [
     "GetCurrentVoiceRequest",
     "GetStatsRequest",
     "GetStatusRequest",
+    "GetTextOptionsRequest",
     "GetVersionRequest",
     "ListDevicesRequest",
     "ListVoicesRequest",
@@ -202,6 +230,7 @@ __all__ = [
     "SetDevicesRequest",
     "SetModeRequest",
     "SetPushToTalkRequest",
+    "SetTextOptionsRequest",
     "SetVoiceRequest",
     "SpeakRequest",
     "StopSpeakingRequest",

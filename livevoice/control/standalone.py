@@ -3,7 +3,8 @@
 ``livevoice run --control-only`` lets app developers build against the protocol on any
 machine. :class:`ControlOnlyState` keeps mode, push-to-talk and the current voice
 (library voices are real: set, mixed with the voice algebra, morphed with its
-schedule) and publishes VoiceChanged/ModeChanged; requests that need the audio loop
+schedule), and a real text stage whose settings GetTextOptions/SetTextOptions read and
+change; it publishes VoiceChanged/ModeChanged. Requests that need the audio loop
 (Speak, StopSpeaking, ListDevices, SetDevices) answer NotAvailable (207).
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from livevoice.config import Config
+from livevoice.config import Config, replace
 from livevoice.control import auth
 from livevoice.control.events import ModeChangedEvent, VoiceChangedEvent
 from livevoice.control.records import (
@@ -35,10 +36,12 @@ from livevoice.control.records import (
     LatencySummary,
     Mode,
     MorphInfo,
+    TextOptions,
     VoiceInfo,
 )
 from livevoice.control.server import ControlServer
 from livevoice.control.state import IncompatibleResourcesError, NotAvailableError, ResourceNotFoundError
+from livevoice.text.stage import TextStage
 from livevoice.voices.algebra import MorphSchedule, mix
 from livevoice.voices.embedding import Voice, VoiceError, VoiceMeta
 from livevoice.voices.library import VoiceLibrary
@@ -72,10 +75,15 @@ def _mix_name(names: Sequence[str], weights: Sequence[float]) -> str:
 
 
 class ControlOnlyState:
-    """A :class:`~livevoice.control.state.DaemonState` without audio: voices, mode, push-to-talk."""
+    """A :class:`~livevoice.control.state.DaemonState` without audio: voices, mode, push-to-talk, text."""
 
-    def __init__(self, library: VoiceLibrary, current: Voice | None = None) -> None:
+    def __init__(
+        self, library: VoiceLibrary, current: Voice | None = None, text: TextStage | None = None
+    ) -> None:
         self.library = library
+        self.text = text if text is not None else TextStage()
+        """The text stage SetTextOptions configures (words put through it come out filtered)."""
+        self._text_lock = threading.Lock()
         self._lock = threading.Lock()
         self._events: EventSink | None = None
         self._mode: Mode = "convert"
@@ -87,16 +95,18 @@ class ControlOnlyState:
 
     @classmethod
     def from_config(cls, config: Config) -> ControlOnlyState:
-        """The library of the config, starting with ``voices.default_voice`` (or the first voice)."""
+        """The library of the config, starting with ``voices.default_voice`` (or the first voice),
+        and a text stage with the ``[text]`` settings (WordFilterError for a bad list file)."""
         library = VoiceLibrary.from_config(config)
+        text = TextStage(config.text)
         wanted = config.voices.default_voice
         if wanted:
-            return cls(library, library.resolve(wanted))
+            return cls(library, library.resolve(wanted), text)
         names = library.names()
         if not names:
             log.warning("the voice library %s holds no voices", library.folder)
-            return cls(library)
-        return cls(library, library.get(names[0]))
+            return cls(library, text=text)
+        return cls(library, library.get(names[0]), text)
 
     def bind_events(self, sink: EventSink) -> None:
         """Where VoiceChanged/ModeChanged go (usually ``server.publish_event``)."""
@@ -223,6 +233,15 @@ class ControlOnlyState:
             self._ptt_pressed = pressed
             if enabled is not None:
                 self._ptt_enabled = enabled
+
+    def get_text_options(self) -> TextOptions:
+        return TextOptions.from_config(self.text.config)
+
+    def set_text_options(self, changes: Mapping[str, Any]) -> TextOptions:
+        with self._text_lock:
+            new = replace(Config(text=self.text.config), "text", **changes).text
+            self.text.configure(new)
+        return TextOptions.from_config(new)
 
     def speak(self, text: str) -> int:
         raise _not_available("Speak")

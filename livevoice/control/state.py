@@ -24,7 +24,7 @@ any thread; it never blocks.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from livevoice.control.codes import RequestStatus
 from livevoice.control.records import (
@@ -35,6 +35,7 @@ from livevoice.control.records import (
     DaemonStatus,
     DeviceList,
     Mode,
+    TextOptions,
     VoiceInfo,
 )
 from livevoice.errors import LivevoiceError
@@ -106,6 +107,21 @@ class DaemonState(Protocol):
 
     def set_push_to_talk(self, pressed: bool, enabled: bool | None) -> None:
         """SetPushToTalk: press/release; ``enabled`` (when not None) switches gating on or off."""
+        ...
+
+    def get_text_options(self) -> TextOptions:
+        """GetTextOptions: the text stage's settings in force."""
+        ...
+
+    def set_text_options(self, changes: Mapping[str, Any]) -> TextOptions:
+        """SetTextOptions: change the ``[text]`` keys named in ``changes`` (snake_case); the new settings.
+
+        Validates like the config file and reads the word list before anything changes:
+        raises :class:`~livevoice.errors.ConfigError` for a value that is not allowed and
+        :class:`~livevoice.text.filter.WordFilterError` for a list file that is missing,
+        unreadable or malformed, leaving the old settings in force. Takes effect from the
+        next words the text stage gets; reads a file, so never call it on the event loop.
+        """
         ...
 
     def speak(self, text: str) -> int:

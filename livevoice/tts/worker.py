@@ -51,6 +51,7 @@ class TtsWorker:
         *,
         queue_size: int = 16,
         max_wait_s: float = 6.0,
+        on_failure: Callable[[str, str], object] | None = None,
     ) -> None:
         self.engine = engine
         self.output = output
@@ -58,6 +59,8 @@ class TtsWorker:
         self.tracker = tracker
         self.publish = publish
         self.max_wait_s = max_wait_s
+        self.on_failure = on_failure
+        """Called (source, message) when a phrase fails; default: an Error event."""
         self._queue: queue.Queue[Phrase] = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
         self._cancel = threading.Event()
@@ -142,7 +145,11 @@ class TtsWorker:
                 self.errors += 1
                 self.tracker.abandon(phrase.utterance_id)
                 log.exception("TTS failed on %r", phrase.text)
-                self.publish(ErrorEvent("tts", f"TTS failed, phrase dropped: {err}"))
+                message = f"TTS failed, phrase dropped: {err}"
+                if self.on_failure is not None:
+                    self.on_failure("tts", message)
+                else:
+                    self.publish(ErrorEvent("tts", message))
             finally:
                 self._current = None
                 self.speaking = False
