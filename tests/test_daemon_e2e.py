@@ -5,12 +5,13 @@ recorded from the virtual microphone; an app drives it over the real websocket."
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,10 +21,10 @@ from typing import Any
 import jiwer
 import numpy as np
 import pytest
+from daemon_harness import Recorder, Running, cli, loud_seconds, play
 
 from livevoice.config import load_config
-from livevoice.control.client import ControlClient
-from livevoice.daemon import Daemon, load_models
+from livevoice.daemon import load_models
 from livevoice.testing.speech import espeak
 from livevoice.tts.engine import TtsStream
 from livevoice.voices.embedding import Voice, VoiceMeta, save_voice
@@ -32,15 +33,6 @@ from livevoice.voices.library import VoiceLibrary
 RATE = 48000
 SENTENCE_1 = "Good evening and welcome to the stream."
 SENTENCE_2 = "Tonight we are playing a racing game."
-
-
-def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "livevoice.cli", *args], capture_output=True, text=True, timeout=120
-    )
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -88,47 +80,8 @@ secret_file = "{root / "secret"}"
     return root
 
 
-class Recorder:
-    """Records the virtual microphone with parec (float32, 48 kHz, mono)."""
-
-    def __init__(self, source: str, path: Path) -> None:
-        self.path = path
-        self.proc = subprocess.Popen(
-            [
-                "parec",
-                "-d",
-                source,
-                "--latency-msec=20",
-                "--format=float32le",
-                "--rate=48000",
-                "--channels=1",
-                "--raw",
-                str(path),
-            ],
-        )
-        time.sleep(0.3)
-
-    def stop(self) -> np.ndarray:
-        self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(timeout=10)
-        return np.fromfile(self.path, dtype=np.float32)
-
-
 def words(text: str) -> list[str]:
     return re.sub(r"[^a-z0-9' ]", " ", text.lower()).split()
-
-
-def loud_seconds(audio: np.ndarray, threshold: float = 0.02) -> float:
-    """Seconds of audio in 10 ms windows whose RMS is above ``threshold``."""
-    n = len(audio) // 480
-    if n == 0:
-        return 0.0
-    rms = np.sqrt(np.mean(audio[: n * 480].reshape(n, 480) ** 2, axis=1))
-    return float(np.sum(rms > threshold)) * 0.01
-
-
-def play(clip: Path) -> None:
-    subprocess.run(["paplay", "-d", "lvtest_in", str(clip)], check=True, timeout=60)
 
 
 @dataclass
@@ -147,43 +100,23 @@ class RecordingEngine:
         return stream
 
 
-async def wait_event(
-    client: ControlClient, event_type: str, timeout_s: float, **match: Any
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"no {event_type} event within {timeout_s} s"
-        event = await client.next_event(remaining)
-        if event.event_type == event_type and all(event.event_data.get(k) == v for k, v in match.items()):
-            return dict(event.event_data)
-
-
 def test_the_whole_loop_live(setup: Path) -> None:
     config = load_config(setup / "config.toml")
     models = load_models(config)
     engine = RecordingEngine(models.engine)
     models.engine = engine
-    daemon = Daemon(config, setup / "config.toml", models, json_events=False)
-    thread = threading.Thread(target=daemon.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while daemon.pipeline is None or daemon.server is None or not daemon.server.url:
-        assert thread.is_alive() and time.monotonic() < deadline, "daemon did not start"
-        time.sleep(0.1)
-    secret = (setup / "secret").read_text().strip()
     library = VoiceLibrary(Path(config.voices.library))
     alpha, beta = library.get("alpha").embedding, library.get("beta").embedding
 
-    async def scenario() -> None:
-        client = await ControlClient.connect(daemon.server.url, secret)
+    async def scenario(running: Running) -> None:
+        client = await running.client()
         try:
             # 1. speech in -> transcript -> synthesized audio at the virtual mic, in voice alpha
             recorder = Recorder("livevoice_mic", setup / "rec1.raw")
             play(setup / "s1.wav")
-            final = await wait_event(client, "TranscriptFinal", 60)
+            final = await client.wait_for("TranscriptFinal", 60)
             uid = final["utteranceId"]
-            latency = await wait_event(client, "UtteranceLatency", 60, utteranceId=uid)
+            latency = await client.wait_for("UtteranceLatency", 60, utteranceId=uid)
             await asyncio.sleep(1.5)
             audio1 = recorder.stop()
             error = jiwer.wer(" ".join(words(SENTENCE_1)), " ".join(words(final["text"])))
@@ -202,11 +135,11 @@ def test_the_whole_loop_live(setup: Path) -> None:
             # 2. SetVoice mid-run: the next phrase is spoken with beta's embedding
             before = len(engine.opened)
             await client.request("SetVoice", {"voice": "beta", "apply": "phrase"})
-            changed = await wait_event(client, "VoiceChanged", 5)
+            changed = await client.wait_for("VoiceChanged", 5)
             assert changed["voice"] == "beta"
             play(setup / "s2.wav")
-            await wait_event(client, "TranscriptFinal", 60)
-            await wait_event(client, "UtteranceLatency", 60)
+            await client.wait_for("TranscriptFinal", 60)
+            await client.wait_for("UtteranceLatency", 60)
             assert len(engine.opened) > before
             assert all(np.array_equal(e, beta) for _, e in engine.opened[before:])
 
@@ -234,44 +167,71 @@ def test_the_whole_loop_live(setup: Path) -> None:
             # 5. typed text is spoken in convert mode; stats add up
             await client.request("SetMode", {"mode": "convert"})
             response = await client.request("Speak", {"text": "Typed words."})
-            await wait_event(client, "UtteranceLatency", 60, utteranceId=response["utteranceId"])
+            await client.wait_for("UtteranceLatency", 60, utteranceId=response["utteranceId"])
             stats = await client.request("GetStats")
             assert stats["daemon"]["outputFirstPacket"]["count"] >= 3
             assert stats["daemon"]["counters"]["phraseDrops"] == 0
         finally:
             await client.close()
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        daemon.request_stop()
-        thread.join(timeout=30)
-    assert not thread.is_alive()
+    with Running(config, models, setup / "config.toml") as running:
+        asyncio.run(scenario(running))
 
 
-def test_sigterm_leaves_no_process_or_stream_behind(setup: Path) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "livevoice.cli", "--config", str(setup / "config.toml"), "run"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+def sound_server_clients_of(pid: int) -> int:
+    """How many sound-server clients process ``pid`` has open."""
+    listing = subprocess.run(
+        ["pactl", "-f", "json", "list", "clients"], capture_output=True, text=True
+    ).stdout
+    return sum(
+        c.get("properties", {}).get("application.process.id") == str(pid) for c in json.loads(listing or "[]")
     )
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 120
-    ready = ""
-    while time.monotonic() < deadline and "ready" not in ready:
-        ready = proc.stderr.readline()
-        assert ready, "livevoice exited before it was ready"
-    clients = subprocess.run(
-        ["pactl", "-f", "json", "list", "clients"], capture_output=True, text=True
-    ).stdout
-    assert str(proc.pid) in clients  # it is connected to the sound server
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 0
+
+
+def notifications(sock: socket.socket, until: str, timeout_s: float) -> list[str]:
+    """sd_notify datagrams received until one holds ``until`` (each split into its lines)."""
+    deadline = time.monotonic() + timeout_s
+    seen: list[str] = []
+    while until not in seen:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            seen += sock.recv(4096).decode().splitlines()
+        except TimeoutError:
+            raise AssertionError(f"no {until} within {timeout_s} s; got {seen}") from None
+    return seen
+
+
+def test_as_a_service_notify_watchdog_reload_and_sigterm(setup: Path, tmp_path: Path) -> None:
+    """`livevoice run` under a notify socket, as systemd runs it: READY once models are loaded,
+    WATCHDOG pings, SIGHUP reloads (RELOADING then READY), SIGTERM stops cleanly (STOPPING,
+    exit 0) and leaves no process and no sound-server client behind."""
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    config = tmp_path / "config.toml"
+    config.write_text((setup / "config.toml").read_text())
+    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "2000000"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "livevoice.cli", "--config", str(config), "run"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        assert "READY=1" in notifications(notify, "READY=1", 120)
+        assert sound_server_clients_of(proc.pid) >= 2  # microphone and output streams
+        assert "WATCHDOG=1" in notifications(notify, "WATCHDOG=1", 2)
+        config.write_text(config.read_text() + '\n[text]\nsegment_on = "end"\n')
+        proc.send_signal(signal.SIGHUP)
+        after_hup = notifications(notify, "READY=1", 10)
+        assert "RELOADING=1" in after_hup
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        assert "STOPPING=1" in notifications(notify, "STOPPING=1", 10)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        notify.close()
     time.sleep(0.5)
-    clients = subprocess.run(
-        ["pactl", "-f", "json", "list", "clients"], capture_output=True, text=True
-    ).stdout
-    assert str(proc.pid) not in clients
+    assert sound_server_clients_of(proc.pid) == 0
     assert subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True).returncode == 1

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import re
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,21 +14,18 @@ from typing import Any
 
 import numpy as np
 import pytest
+from daemon_harness import Running, cli
 
 from livevoice.config import Config, load_config, replace
-from livevoice.control.client import ControlClient
-from livevoice.daemon import Daemon, Models, load_models
+from livevoice.daemon import Models, load_models
 from livevoice.tts.engine import TtsChunk, TtsStream
 from livevoice.voices.embedding import Voice, VoiceMeta, save_voice
 
 
-def cli(*args: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "livevoice.cli", *args], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-
-
 @pytest.fixture(scope="module")
-def config(audio_rig: Path, tmp_path_factory: pytest.TempPathFactory, tiny_qwen_dir: Path) -> Iterator[Config]:
+def config(
+    audio_rig: Path, tmp_path_factory: pytest.TempPathFactory, tiny_qwen_dir: Path
+) -> Iterator[Config]:
     root = tmp_path_factory.mktemp("faults")
     (root / "voices").mkdir()
     vector = np.random.default_rng(3).normal(0, 1, 64).astype(np.float32)
@@ -85,41 +80,6 @@ class SlowStream:
             yield chunk
 
 
-class Running:
-    """A daemon in a thread, with a websocket client collecting every event."""
-
-    def __init__(self, config: Config, models: Models) -> None:
-        self.daemon = Daemon(config, None, models, json_events=False)
-        self.thread = threading.Thread(target=self.daemon.run, daemon=True)
-
-    def __enter__(self) -> Running:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while self.daemon.pipeline is None or self.daemon.server is None or not self.daemon.server.url:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "daemon did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.daemon.request_stop()
-        self.thread.join(timeout=30)
-        assert not self.thread.is_alive()
-
-    async def client(self) -> ControlClient:
-        secret = Path(self.daemon.config.control.secret_file).read_text().strip()
-        return await ControlClient.connect(self.daemon.server.url, secret)
-
-
-async def wait_event(client: ControlClient, event_type: str, timeout_s: float, **match: Any) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"no {event_type} event within {timeout_s} s"
-        event = await client.next_event(remaining)
-        if event.event_type == event_type and all(event.event_data.get(k) == v for k, v in match.items()):
-            return dict(event.event_data)
-
-
 def module_of(source_name: str) -> tuple[int, str]:
     """The pactl module that made ``source_name``, and its arguments."""
     modules = subprocess.run(["pactl", "list", "short", "modules"], capture_output=True, text=True).stdout
@@ -137,22 +97,23 @@ def test_output_and_input_devices_that_disappear_and_come_back(config: Config, m
             client = await running.client()
             try:
                 cli("virtual-mic", "remove")
-                lost = await wait_event(client, "DeviceLost", 10, role="output")
+                lost = await client.wait_for("DeviceLost", 10, role="output")
                 assert lost["device"] == "livevoice_out"
                 status = await client.request("GetStatus")
                 assert status["audioAvailable"] is True  # still answering
                 await asyncio.sleep(1.5)
                 assert running.daemon.pipeline is None  # not playing into the default device meanwhile
                 cli("virtual-mic", "create")
-                await wait_event(client, "DeviceRestored", 10, role="output")
+                await client.wait_for("DeviceRestored", 10, role="output")
                 response = await client.request("Speak", {"text": "Back again."})
-                await wait_event(client, "UtteranceLatency", 60, utteranceId=response["utteranceId"])
+                await client.wait_for("UtteranceLatency", 60, utteranceId=response["utteranceId"])
 
                 index, arguments = module_of("lvtest_mic")
-                subprocess.run(["pactl", "unload-module", str(index)], check=True)
-                await wait_event(client, "DeviceLost", 10, role="input")
-                subprocess.run(["pactl", "load-module", "module-remap-source", *arguments.split()], check=True)
-                await wait_event(client, "DeviceRestored", 15, role="input")
+                await asyncio.to_thread(subprocess.run, ["pactl", "unload-module", str(index)], check=True)
+                await client.wait_for("DeviceLost", 10, role="input")
+                load = ["pactl", "load-module", "module-remap-source", *arguments.split()]
+                await asyncio.to_thread(subprocess.run, load, check=True)
+                await client.wait_for("DeviceRestored", 15, role="input")
                 stats = await client.request("GetStats")
                 assert stats["daemon"]["counters"]["devicesLost"] == 0
             finally:
@@ -169,10 +130,10 @@ def test_a_failing_tts_drops_the_phrase_and_the_loop_goes_on(config: Config, mod
             client = await running.client()
             try:
                 await client.request("Speak", {"text": "This will explode."})
-                error = await wait_event(client, "Error", 30, source="tts")
+                error = await client.wait_for("Error", 30, source="tts")
                 assert "synthetic failure" in error["message"]
                 response = await client.request("Speak", {"text": "This works."})
-                await wait_event(client, "UtteranceLatency", 60, utteranceId=response["utteranceId"])
+                await client.wait_for("UtteranceLatency", 60, utteranceId=response["utteranceId"])
                 stats = await client.request("GetStats")
                 assert stats["daemon"]["counters"]["ttsErrors"] == 1
                 assert (await client.request("GetStatus"))["mode"] == "convert"
@@ -188,7 +149,7 @@ def test_a_failing_tts_drops_the_phrase_and_the_loop_goes_on(config: Config, mod
             client = await running.client()
             try:
                 await client.request("Speak", {"text": "Explode again, explode."})
-                changed = await wait_event(client, "ModeChanged", 30)
+                changed = await client.wait_for("ModeChanged", 30)
                 assert changed["mode"] == "passthrough"
             finally:
                 await client.close()
@@ -211,7 +172,7 @@ def test_a_tts_slower_than_real_time_stays_bounded(config: Config, models: Model
                 for i in range(40):
                     await client.request("Speak", {"text": f"Phrase number {i}."})
                     assert pipeline.tts.queued <= 16
-                overrun = await wait_event(client, "BufferOverrun", 10, buffer="phrases")
+                overrun = await client.wait_for("BufferOverrun", 10, buffer="phrases")
                 assert overrun["count"] >= 1  # reported as soon as the first phrase is dropped
                 await asyncio.sleep(6)
                 stats = await client.request("GetStats")

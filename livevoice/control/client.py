@@ -217,6 +217,16 @@ class ControlClient:
             raise self._closed_error()
         return event
 
+    async def wait_for(self, event_type: str, timeout_s: float, **match: Any) -> dict[str, Any]:
+        """The data of the next ``event_type`` event whose fields equal ``match`` (camelCase
+        names); other events are skipped. TimeoutError after ``timeout_s``."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                event = await self.next_event()
+                data = event.event_data
+                if event.event_type == event_type and all(data.get(k) == v for k, v in match.items()):
+                    return dict(data)
+
     async def events(self) -> AsyncIterator[Event]:
         """Events as they come, until the session closes."""
         while True:
