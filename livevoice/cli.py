@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -72,8 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.verbose < 2:  # faster-whisper logs every decode at INFO
+    if args.verbose < 2:  # libraries' chatter (every decode, every download retry) stays out
         logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+        # (they set their own levels when imported, from these variables)
+        os.environ.setdefault("HF_HUB_VERBOSITY", "error")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     handler: Handler = args.func
     try:
         return handler(args)

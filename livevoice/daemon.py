@@ -509,6 +509,8 @@ def load_models(config: Config) -> Models:
 
 def run_daemon(config: Config, *, config_path: Path | None = None, json_events: bool = False) -> int:
     """``livevoice run``: returns the exit code (LivevoiceError for what the user can fix)."""
+    resolve_devices(config)  # a wrong device or voice is reported before minutes of model loading
+    ControlOnlyState.from_config(config)
     models = load_models(config)
     daemon = Daemon(config, config_path, models, json_events)
 

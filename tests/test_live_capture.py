@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,18 +21,21 @@ SENTENCES = ["Good evening and welcome to the stream.", "Tonight we are playing 
 
 
 def read_events(proc: subprocess.Popen[str], until: float, want_finals: int) -> list[dict[str, object]]:
+    """JSON events from the process's stdout until ``want_finals`` finals (or the deadline).
+
+    A reader thread, not select(): select() on a buffered pipe misses lines already read
+    into Python's buffer, which would lose the last events.
+    """
     assert proc.stdout is not None
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
+    stdout = proc.stdout
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
     events: list[dict[str, object]] = []
-    while time.monotonic() < until:
-        if sum(e["type"] == "TranscriptFinal" for e in events) >= want_finals:
+    while sum(e["type"] == "TranscriptFinal" for e in events) < want_finals:
+        try:
+            events.append(json.loads(lines.get(timeout=max(0.01, until - time.monotonic()))))
+        except queue.Empty:
             break
-        if sel.select(timeout=0.5):
-            line = proc.stdout.readline()
-            if not line:
-                break
-            events.append(json.loads(line))
     return events
 
 

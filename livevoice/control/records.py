@@ -21,7 +21,8 @@ Mode = Literal["convert", "passthrough", "mute"]
 """What the daemon does with the microphone: convert the voice, pass it through unchanged, or send silence."""
 ApplyWhen = Literal["now", "phrase"]
 """When a voice change takes effect: ``phrase`` = from the next phrase (the phrase being
-spoken keeps its voice); ``now`` = also the phrase being spoken, from its next audio chunk."""
+spoken keeps its voice); ``now`` = the phrase being spoken is cut off and the queued phrases
+are spoken in the new voice (a phrase is conditioned on one voice from its first frame)."""
 Curve = Literal["linear", "ease"]
 """Morph curve: ``linear`` (constant speed) or ``ease`` (sine ease-in-out)."""
 DeviceRole = Literal["input", "output", "monitor"]

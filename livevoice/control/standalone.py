@@ -104,7 +104,10 @@ class ControlOnlyState:
             return cls(library, library.resolve(wanted), text)
         names = library.names()
         if not names:
-            log.warning("the voice library %s holds no voices", library.folder)
+            log.warning(
+                "the voice library %s holds no voices; add one with `livevoice voice add NAME CLIP.wav`",
+                library.folder,
+            )
             return cls(library, text=text)
         return cls(library, library.get(names[0]), text)
 

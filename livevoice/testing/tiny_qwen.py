@@ -17,6 +17,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from livevoice.tts.sampling import QWEN_TTS_DEFAULTS
+
 # Text-tokenizer layout: the 256 byte-level symbols, a chain of merges that makes
 # "assistant" one token (qwen-tts slices the chat prompt by token position), then the
 # special tokens.
@@ -170,18 +172,7 @@ def _speech_tokenizer_config() -> dict[str, Any]:
     }
 
 
-GENERATION_CONFIG: dict[str, Any] = {
-    "do_sample": True,
-    "top_k": 50,
-    "top_p": 1.0,
-    "temperature": 0.9,
-    "repetition_penalty": 1.05,
-    "subtalker_dosample": True,
-    "subtalker_top_k": 50,
-    "subtalker_top_p": 1.0,
-    "subtalker_temperature": 0.9,
-    "max_new_tokens": 2048,
-}
+GENERATION_CONFIG: dict[str, Any] = dict(QWEN_TTS_DEFAULTS)
 """The sampling settings written as the tiny model's generation_config.json (the real models' values)."""
 
 
@@ -228,6 +219,10 @@ def build_tiny_qwen3_tts(folder: Path, *, seed: int = 0, hidden_size: int = 64) 
     ``qwen_tts.Qwen3TTSModel.from_pretrained(folder)``.
     """
     import torch
+
+    from livevoice.tts.qwen3 import import_qwen_tts
+
+    import_qwen_tts()
     from qwen_tts.core.models import Qwen3TTSConfig, Qwen3TTSForConditionalGeneration
     from qwen_tts.core.tokenizer_12hz.configuration_qwen3_tts_tokenizer_v2 import Qwen3TTSTokenizerV2Config
     from qwen_tts.core.tokenizer_12hz.modeling_qwen3_tts_tokenizer_v2 import Qwen3TTSTokenizerV2Model

@@ -29,9 +29,12 @@ replace them without touching the stream logic.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import logging
 import os
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -107,8 +110,17 @@ def _looks_like_path(model: str) -> bool:
     return model.startswith(("/", ".", "~")) or model.count("/") != 1 or (os.sep == "\\" and "\\" in model)
 
 
+def import_qwen_tts() -> None:
+    """Import qwen_tts once, without the flash-attn notice it prints to stdout (our stdout
+    carries transcripts and JSON lines)."""
+    if "qwen_tts" not in sys.modules:
+        with contextlib.redirect_stdout(io.StringIO()):
+            import qwen_tts  # noqa: F401
+
+
 def _load_config(model: str) -> Any:
     """The model's Qwen3TTSConfig, or a one-line ModelError saying why it cannot be had."""
+    import_qwen_tts()
     from qwen_tts.core.models import Qwen3TTSConfig
 
     folder = Path(model).expanduser()

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from transformers import LogitsProcessorList
 
 # qwen-tts's fallbacks when generation_config.json lacks a key (Qwen3TTSModel._merge_generate_kwargs).
-_HARD_DEFAULTS: dict[str, Any] = {
+QWEN_TTS_DEFAULTS: dict[str, Any] = {
     "do_sample": True,
     "top_k": 50,
     "top_p": 1.0,
@@ -77,12 +77,12 @@ def resolve_sampling(
         elif generation_config is not None and name in generation_config:
             values[name] = generation_config[name]
         else:
-            values[name] = _HARD_DEFAULTS[name]
+            values[name] = QWEN_TTS_DEFAULTS[name]
     for name in overrides or {}:
         if name not in fields:
             raise ConfigError(f"unknown sampling option {name!r}; options: {', '.join(fields)}")
     for name, value in values.items():
-        default = _HARD_DEFAULTS[name]
+        default = QWEN_TTS_DEFAULTS[name]
         if isinstance(default, bool):
             ok = isinstance(value, bool)
         elif isinstance(default, int):

@@ -1,6 +1,6 @@
 """Voice library and algebra figures: algebra call times, file I/O, search, speaker-encoder time.
 
-Run: ``python bench/bench_voices.py`` (add ``--no-encoder`` to skip the torch part).
+Run: ``python bench/voices.py`` (add ``--no-encoder`` to skip the torch part).
 Prints one line per figure; nothing is asserted. The speaker-encoder figure uses the
 qwen-tts ECAPA-TDNN speaker encoder at its published size (package default config)
 with random weights, so it measures compute time, not embedding quality.
