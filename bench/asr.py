@@ -78,7 +78,7 @@ def live_run(audio: np.ndarray, config: Config, recognizer: WhisperRecognizer) -
 
     while fed < len(audio):
         available = min(len(audio), int((time.perf_counter() - t0) * SAMPLE_RATE))
-        if available - fed < 512:
+        if available - fed < 512 and available < len(audio):
             time.sleep(0.01)
             continue
         for event in detector.feed(audio[fed:available]):

@@ -50,8 +50,9 @@ def ensure_rig(folder: Path) -> Path | None:
     rig = folder / "rig"
     subprocess.run([str(ROOT / "scripts" / "audio-rig.sh"), "start", str(rig)], check=True)
     for line in (rig / "env").read_text().splitlines():
-        key, _, value = line.removeprefix("export ").partition("=")
-        os.environ[key] = value.strip('"')
+        if line.startswith("export "):
+            key, _, value = line.removeprefix("export ").partition("=")
+            os.environ[key] = value.strip('"')
     return rig
 
 
@@ -177,6 +178,10 @@ async def drive(
     spoken_stamps: list[dict[str, int]] = []
     try:
         for i in range(typed):
+            for _ in range(1200):  # start from a quiet output (the last phrase played out)
+                if not (await client.request("GetStatus"))["speaking"]:
+                    break
+                await asyncio.sleep(0.05)
             response = await client.request("Speak", {"text": PHRASES[i % len(PHRASES)]})
             uid = response["utteranceId"]
             while True:

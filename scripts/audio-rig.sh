@@ -49,8 +49,6 @@ mkdir -p -m 700 "$dir/runtime"
 : > "$dir/pids"
 export XDG_RUNTIME_DIR="$dir/runtime"
 
-
-
 dbus-daemon --session --fork --address="unix:path=$dir/runtime/bus" --print-pid > "$dir/dbus.pid"
 cat "$dir/dbus.pid" >> "$dir/pids"
 export DBUS_SESSION_BUS_ADDRESS="unix:path=$dir/runtime/bus"
@@ -98,8 +96,6 @@ EOF
 
 cat > "$dir/env" <<EOF
 export XDG_RUNTIME_DIR="$dir/runtime"
-
-
 export DBUS_SESSION_BUS_ADDRESS="unix:path=$dir/runtime/bus"
 export ALSA_CONFIG_PATH="/usr/share/alsa/alsa.conf:$dir/asoundrc"
 export LIVEVOICE_TEST_RIG="$dir"

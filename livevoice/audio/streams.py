@@ -145,6 +145,21 @@ class PlaybackStream(_Stream):
     ):
         super().__init__(device, sample_rate, block_samples, ring, route)
         self.expect_audio = False
+        self.marker_position = -1
+        """A ring position whose departure time the callback records (-1 = none)."""
+        self.marker_ns = 0
+        """When the sample at the marker left the ring (0 = not yet, or skipped by a clear)."""
+
+    def watch(self, position: int) -> bool:
+        """Ask the callback to record when the sample at ``position`` leaves the ring.
+
+        One position at a time; False when another is still being watched.
+        """
+        if self.marker_position >= 0:
+            return False
+        self.marker_ns = 0
+        self.marker_position = position
+        return True
 
     def start(self) -> None:
         self._open("output", self._callback)
@@ -152,6 +167,13 @@ class PlaybackStream(_Stream):
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         if status:
             self.device_flag_count += 1
-        self.anchor = (self.ring.read_pos, time.monotonic_ns())
-        self.ring.read_into(outdata[:, 0], count_underrun=self.expect_audio)
+        now = time.monotonic_ns()
+        self.anchor = (self.ring.read_pos, now)
+        n = self.ring.read_into(outdata[:, 0], count_underrun=self.expect_audio)
+        marker, end = self.marker_position, self.ring.read_pos
+        if 0 <= marker < end:  # the marker left in this block (or was skipped by a clear)
+            first = end - n
+            if marker >= first:
+                self.marker_ns = now + (marker - first) * 1_000_000_000 // self.sample_rate
+            self.marker_position = -1
         self.callbacks += 1

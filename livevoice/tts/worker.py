@@ -65,7 +65,8 @@ class TtsWorker:
         self._stop = threading.Event()
         self._cancel = threading.Event()
         self._current: TtsStream | None = None
-        self._markers: list[tuple[int, int]] = []  # (utterance id, ring position of its first sample)
+        self._markers: list[tuple[int, int, bool]] = []
+        """(utterance id, ring position of its first sample, watched by the callback)."""
         self._thread: threading.Thread | None = None
         self.phrases_spoken = 0
         self.phrases_dropped = 0
@@ -190,18 +191,28 @@ class TtsWorker:
         self.output.stream.expect_audio = True
         position = self.output.write(audio, cancelled=self._cancel)
         if first:
-            self._markers.append((uid, position))
+            self._resolve_markers()  # an earlier watched marker is read before the callback is re-armed
+            self._markers.append((uid, position, self.output.stream.watch(position)))
         self._resolve_markers()
         return False
 
     def _resolve_markers(self) -> None:
-        """Stamp first_sample_out for utterances whose first sample has left the ring."""
-        still: list[tuple[int, int]] = []
-        for uid, position in self._markers:
-            if self.output.played(position):
-                self.tracker.stamp(uid, "first_sample_out", self.output.time_of(position))
+        """Stamp first_sample_out for utterances whose first sample has left the ring.
+
+        The playback callback records the exact block time for one watched position; for
+        others (several utterances queued at once) the time is extrapolated from the last
+        callback, which is late by any underrun in between.
+        """
+        stream = self.output.stream
+        still: list[tuple[int, int, bool]] = []
+        for uid, position, watched in self._markers:
+            if not self.output.played(position) or (watched and stream.marker_position == position):
+                still.append((uid, position, watched))
+            elif watched and stream.marker_ns == 0:
+                self.tracker.abandon(uid)  # cleared before it was played
             else:
-                still.append((uid, position))
+                t_ns = stream.marker_ns if watched else self.output.time_of(position)
+                self.tracker.stamp(uid, "first_sample_out", t_ns)
         self._markers = still
 
 
