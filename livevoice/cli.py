@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from livevoice import __version__
-from livevoice.config import Config, default_config_path, load_config
+from livevoice.config import Config, default_config_path, load_config, replace
 from livevoice.errors import LivevoiceError
 
 COMMAND_MODULES = (
@@ -46,6 +46,13 @@ def config_path_from_args(args: argparse.Namespace) -> Path | None:
 def config_from_args(args: argparse.Namespace) -> Config:
     """The config named by ``--config``, else the user's config file if it exists, else defaults."""
     return load_config(config_path_from_args(args))
+
+
+def with_overrides(config: Config, section: str, **values: object) -> Config:
+    """``config`` with keys of ``section`` replaced by command-line options that were given
+    (None = not given), validated like the file."""
+    given = {key: value for key, value in values.items() if value is not None}
+    return replace(config, section, **given) if given else config
 
 
 def build_parser() -> argparse.ArgumentParser:

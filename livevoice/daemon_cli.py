@@ -25,21 +25,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from livevoice.cli import config_from_args
-    from livevoice.config import replace
+    from livevoice.cli import config_from_args, config_path_from_args, with_overrides
 
-    config = config_from_args(args)
-    if args.port is not None:
-        config = replace(config, "control", port=args.port)
-    if args.input_device is not None:
-        config = replace(config, "audio", input_device=args.input_device)
-    if args.output_device is not None:
-        config = replace(config, "audio", output_device=args.output_device)
+    config = with_overrides(config_from_args(args), "control", port=args.port)
+    config = with_overrides(config, "audio", input_device=args.input_device, output_device=args.output_device)
     if args.control_only:
         from livevoice.control.standalone import run_control_only
 
         return run_control_only(config, port=args.port)
-    from livevoice.cli import config_path_from_args
     from livevoice.daemon import run_daemon
 
     return run_daemon(config, config_path=config_path_from_args(args), json_events=args.json)

@@ -36,12 +36,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 def run_listen(args: argparse.Namespace) -> int:
     from livevoice.asr.listen import run_listen as listen
-    from livevoice.cli import config_from_args
-    from livevoice.config import replace
+    from livevoice.cli import config_from_args, with_overrides
 
-    config = config_from_args(args)
-    if args.input_device is not None:
-        config = replace(config, "audio", input_device=args.input_device)
+    config = with_overrides(config_from_args(args), "audio", input_device=args.input_device)
     return listen(config, json_events=args.json)
 
 
@@ -50,12 +47,9 @@ def run(args: argparse.Namespace) -> int:
     from livevoice.asr.vad import SAMPLE_RATE, SileroVad
     from livevoice.asr.whisper import WhisperRecognizer
     from livevoice.audio.files import read_audio
-    from livevoice.cli import config_from_args
-    from livevoice.config import replace
+    from livevoice.cli import config_from_args, with_overrides
 
-    config = config_from_args(args)
-    if args.model:
-        config = replace(config, "asr", model=args.model)
+    config = with_overrides(config_from_args(args), "asr", model=args.model)
     samples, _ = read_audio(args.audio, SAMPLE_RATE)
     recognizer = WhisperRecognizer(config.asr)
     started = time.perf_counter()
