@@ -65,6 +65,8 @@ class TtsWorker:
         self._stop = threading.Event()
         self._cancel = threading.Event()
         self._current: TtsStream | None = None
+        self._held: list[FloatArray] = []
+        """The start of a phrase, held until the output pre-buffer is reached."""
         self._markers: list[tuple[int, int, bool]] = []
         """(utterance id, ring position of its first sample, watched by the callback)."""
         self._thread: threading.Thread | None = None
@@ -164,6 +166,7 @@ class TtsWorker:
         self.speaking = True
         parts: tuple[Part, ...] = getattr(phrase, "parts", ()) or (Say(phrase.text),)
         first = True
+        self._held = []
         for part in parts:
             if self._cancel.is_set():
                 break
@@ -183,9 +186,21 @@ class TtsWorker:
                 if chunk.final:
                     audio = np.concatenate([audio, resampler.flush()])
                 first = self._play(uid, audio, first)
+        if self._held and not self._cancel.is_set():
+            self._play(uid, np.zeros(0, dtype=np.float32), first, flush=True)
 
-    def _play(self, uid: int, audio: FloatArray, first: bool) -> bool:
-        """Queue audio of utterance ``uid``; returns whether its first sample is still to come."""
+    def _play(self, uid: int, audio: FloatArray, first: bool, *, flush: bool = False) -> bool:
+        """Queue audio of utterance ``uid``; returns whether its first sample is still to come.
+
+        Into an idle output, the start of a phrase is held back until the budget's
+        pre-buffer is reached (or the phrase ends), so the chunks after it arrive before
+        the device needs them; behind audio still playing there is nothing to wait for.
+        """
+        if first and (self._held or self.output.drained()):
+            self._held.append(audio)
+            if sum(len(a) for a in self._held) < self.output.plan.output_prebuffer_samples and not flush:
+                return True
+            audio, self._held = np.concatenate(self._held), []
         if len(audio) == 0:
             return first
         self.output.stream.expect_audio = True
