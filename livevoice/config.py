@@ -38,9 +38,11 @@ class AudioConfig:
     """Audio devices and the latency budget everything else is sized from."""
 
     input_device: str = ""
-    """Microphone: a name substring or an index from ``livevoice devices``; "" = system default."""
+    """Microphone: a name substring or index from ``livevoice devices``, or a PipeWire/PulseAudio
+    source name; "" = system default."""
     output_device: str = ""
-    """Where the converted voice goes (the virtual mic's sink); "" = system default."""
+    """Where the converted voice goes: a PortAudio device, or a PipeWire/PulseAudio sink name
+    (the virtual mic's ``livevoice_out``); "" = system default."""
     monitor_device: str = ""
     """Optional second output to hear yourself; "" = off."""
     sample_rate: int = field(default=48000, metadata=_choices(16000, 22050, 24000, 44100, 48000))

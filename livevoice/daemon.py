@@ -25,9 +25,9 @@ from typing import Any
 
 from livevoice import service
 from livevoice.audio.budget import BufferPlan, plan_buffers
-from livevoice.audio.devices import DeviceInfo, choose_device, list_devices
+from livevoice.audio.devices import DeviceInfo, list_devices
 from livevoice.audio.node_watch import missing_nodes, nodes_to_watch, read_nodes
-from livevoice.audio.sink_route import SinkRoute, choose_output
+from livevoice.audio.sink_route import SinkRoute, choose_endpoint
 from livevoice.config import Config, load_config, replace
 from livevoice.control.events import (
     BufferOverrunEvent,
@@ -73,15 +73,20 @@ def resolve_devices(config: Config, *, refresh: bool = False) -> DeviceChoice:
     """The configured devices; DeviceError (one line) for one that does not exist."""
     devices = list_devices(refresh=refresh)
     audio = config.audio
-    output, output_route = choose_output(audio.output_device, devices)
-    monitor, monitor_route = (
-        choose_output(audio.monitor_device, devices) if audio.monitor_device else (None, None)
-    )
-    routes = {role: r for role, r in (("output", output_route), ("monitor", monitor_route)) if r is not None}
-    return DeviceChoice(
-        {"input": choose_device(audio.input_device, "input", devices), "output": output, "monitor": monitor},
-        routes,
-    )
+    chosen: dict[str, DeviceInfo | None] = {"monitor": None}
+    routes: dict[str, SinkRoute] = {}
+    for role, spec, direction in (
+        ("input", audio.input_device, "input"),
+        ("output", audio.output_device, "output"),
+        ("monitor", audio.monitor_device, "output"),
+    ):
+        if role == "monitor" and not spec:
+            continue
+        device, route = choose_endpoint(spec, direction, devices)  # type: ignore[arg-type]
+        chosen[role] = device
+        if route is not None:
+            routes[role] = route
+    return DeviceChoice(chosen, routes)
 
 
 @dataclass

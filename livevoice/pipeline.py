@@ -101,6 +101,7 @@ class Pipeline:
             on_audio=self._on_mic,
             gate=self._listening,
             on_error=self._stage_failed,
+            route=(routes or {}).get("input"),
         )
         self._typed_ids = itertools.count(TYPED_UTTERANCE_BASE)
         self.input_level = (0.0, 0.0)

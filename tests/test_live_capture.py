@@ -11,9 +11,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import jiwer
+import pytest
 
 from livevoice.testing.speech import espeak
 
@@ -39,12 +41,27 @@ def read_events(proc: subprocess.Popen[str], until: float, want_finals: int) -> 
     return events
 
 
+@pytest.fixture
+def routed_mic(audio_rig: Path) -> Iterator[tuple[str, str]]:
+    """A microphone only the sound server knows by name (no ALSA device of that name)."""
+    cli = [sys.executable, "-m", "livevoice.cli", "virtual-mic"]
+    subprocess.run([*cli, "create", "--name", "lvroute"], check=True, capture_output=True)
+    yield "lvroute_mic", "lvroute_out"
+    subprocess.run([*cli, "remove", "--name", "lvroute"], check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("how", ["alsa-device", "server-source"])
 def test_speech_into_a_virtual_mic_is_captured_by_name_and_transcribed(
-    audio_rig: Path, tmp_path: Path
+    audio_rig: Path, tmp_path: Path, how: str, request: pytest.FixtureRequest
 ) -> None:
+    """By an ALSA device name (the rig's asoundrc), and by a PipeWire source name alone (the
+    desktop case: PortAudio lists only 'pipewire', livevoice routes the stream by name)."""
+    mic, play_into = ("lvtest_mic", "lvtest_in")
+    if how == "server-source":
+        mic, play_into = request.getfixturevalue("routed_mic")
     clips = [espeak(s, tmp_path / f"s{i}.wav") for i, s in enumerate(SENTENCES)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "livevoice.cli", "listen", "--input", "lvtest_mic", "--json"],
+        [sys.executable, "-m", "livevoice.cli", "listen", "--input", mic, "--json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -57,10 +74,10 @@ def test_speech_into_a_virtual_mic_is_captured_by_name_and_transcribed(
         while time.monotonic() < deadline:
             line = proc.stderr.readline()
             assert line, "livevoice exited before listening"
-            if "listening on 'lvtest_mic'" in line:
+            if f"listening on '{mic}'" in line:
                 break
         for clip in clips:
-            subprocess.run(["paplay", "-d", "lvtest_in", str(clip)], check=True, timeout=60)
+            subprocess.run(["paplay", "-d", play_into, str(clip)], check=True, timeout=60)
             time.sleep(1.0)
         events = read_events(proc, time.monotonic() + 120, len(SENTENCES))
     finally:

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from types import FrameType
 
 from livevoice.audio.budget import plan_buffers
-from livevoice.audio.devices import choose_device, list_devices
+from livevoice.audio.devices import list_devices
+from livevoice.audio.sink_route import choose_endpoint
 from livevoice.config import Config
 from livevoice.frames import (
     TranscriptEvent,
@@ -36,10 +37,10 @@ def run_listen(config: Config, *, json_events: bool = False) -> int:
 
     plan = plan_buffers(config.audio.latency_budget_ms, config.audio.sample_rate)
     log.warning("%s", plan.describe())
-    device = choose_device(config.audio.input_device, "input", list_devices())
+    device, route = choose_endpoint(config.audio.input_device, "input", list_devices())
     recognizer = WhisperRecognizer(config.asr)
     printer = _printer(json_events)
-    live = LiveTranscriber(config, plan, device, recognizer, SileroVad(), printer)
+    live = LiveTranscriber(config, plan, device, recognizer, SileroVad(), printer, route=route)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -24,6 +24,7 @@ from livevoice.audio.budget import BufferPlan
 from livevoice.audio.devices import DeviceInfo
 from livevoice.audio.resample import StreamResampler
 from livevoice.audio.ring import RingBuffer
+from livevoice.audio.sink_route import SinkRoute
 from livevoice.audio.streams import CaptureStream
 from livevoice.config import Config
 from livevoice.frames import FloatArray, TranscriptEvent
@@ -52,12 +53,13 @@ class LiveTranscriber:
         on_audio: AudioTap | None = None,
         gate: Gate | None = None,
         on_error: Callable[[str, str], object] | None = None,
+        route: SinkRoute | None = None,
         queue_size: int = 4096,
     ) -> None:
         self.config = config
         self.plan = plan
         self.ring = RingBuffer(plan.capture_ring_samples)
-        self.capture = CaptureStream(device, plan.sample_rate, plan.block_samples, self.ring)
+        self.capture = CaptureStream(device, plan.sample_rate, plan.block_samples, self.ring, route)
         self.detector = SpeechDetector(config.vad, vad)
         self.transcriber = IncrementalTranscriber(recognizer, config.asr, time_of=self._time_of)
         self.on_event = on_event

@@ -10,7 +10,8 @@ microphone) keeps its own device.
 
 This lets ``[audio] output_device = "livevoice_out"`` work on a desktop with no ALSA
 configuration: when no PortAudio device has that name but a sink does, the stream is
-opened on ``pipewire`` (or ``pulse``) routed to that sink.
+opened on ``pipewire`` (or ``pulse``) routed to that sink. Microphones work the same way
+(``input_device`` = a source name; ``PULSE_SOURCE`` for ``pulse``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from livevoice.audio.devices import DeviceInfo, choose_device
+from livevoice.audio.devices import DeviceInfo, Direction, choose_device
 from livevoice.audio.virtual_mic import AudioServerError, Pactl, parse_short_list
 from livevoice.errors import DeviceError
 
@@ -91,22 +92,48 @@ def find_sink_route(
     return route if name in sinks else None
 
 
-def choose_output(spec: str, devices: Sequence[DeviceInfo]) -> tuple[DeviceInfo | None, SinkRoute | None]:
-    """The output device for ``spec``: a PortAudio device, else a sound-server sink of that name.
+def route_for_source(source: str, portaudio_inputs: Sequence[str]) -> SinkRoute | None:
+    """The route to record from ``source`` (a microphone node) given PortAudio's input devices."""
+    if "pipewire" in portaudio_inputs:
+        return SinkRoute(source, "pipewire", (("PIPEWIRE_NODE", source),))
+    if "pulse" in portaudio_inputs:
+        return SinkRoute(source, "pulse", (("PULSE_SOURCE", source),))
+    return None
 
-    A PortAudio device name or index wins. When none matches, a sink called ``spec`` is
-    reached through PortAudio's ``pipewire``/``pulse`` device with a :class:`SinkRoute`;
-    when there is no such sink either, the original one-line DeviceError stands.
+
+def _find_route(name: str, direction: Direction, portaudio_names: Sequence[str]) -> SinkRoute | None:
+    """A route to the sink (output) or source (input) called ``name``, if the server has one."""
+    if direction == "output":
+        return find_sink_route(name, portaudio_names)
+    route = route_for_source(name, portaudio_names)
+    if route is None:
+        return None
+    sources = parse_short_list(Pactl().run("list", "short", "sources"))
+    return route if name in sources else None
+
+
+def choose_endpoint(
+    spec: str, direction: Direction, devices: Sequence[DeviceInfo]
+) -> tuple[DeviceInfo | None, SinkRoute | None]:
+    """The device for ``spec``: a PortAudio device, else a sound-server node of that name.
+
+    A PortAudio device name or index wins. When none matches, a sink (output) or source
+    (input) called ``spec`` is reached through PortAudio's ``pipewire``/``pulse`` device
+    with a :class:`SinkRoute`; when the server has no such node either, the original
+    one-line DeviceError stands.
     """
     try:
-        return choose_device(spec, "output", list(devices)), None
+        return choose_device(spec, direction, list(devices)), None
     except DeviceError as err:
-        outputs = [d.name for d in devices if d.max_output_channels > 0]
+        usable = [
+            d for d in devices if (d.max_output_channels if direction == "output" else d.max_input_channels)
+        ]
+        names = [d.name for d in usable]
         try:
-            route = find_sink_route(spec, outputs)
+            route = _find_route(spec, direction, names)
         except AudioServerError:
             route = None
         if route is None:
             raise err from None
-        device = next(d for d in devices if d.name == route.portaudio_device and d.max_output_channels > 0)
+        device = next(d for d in usable if d.name == route.portaudio_device)
         return device, route
