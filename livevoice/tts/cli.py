@@ -60,7 +60,7 @@ def cmd_say(args: argparse.Namespace) -> int:
     from livevoice.audio.files import write_wav
     from livevoice.cli import config_from_args
     from livevoice.config import replace
-    from livevoice.tts.qwen3 import load_qwen3_engine
+    from livevoice.tts.qwen3 import load_from_config
 
     config = config_from_args(args)
     changes = {
@@ -82,18 +82,7 @@ def cmd_say(args: argparse.Namespace) -> int:
         overrides.update(do_sample=False, subtalker_dosample=False)
     if args.max_frames is not None:
         overrides["max_new_tokens"] = args.max_frames
-    tts = config.tts
-    engine = load_qwen3_engine(
-        tts.model,
-        device=tts.device,
-        first_chunk_frames=tts.first_chunk_frames,
-        chunk_frames=tts.chunk_frames,
-        torch_threads=tts.torch_threads,
-        language=tts.language,
-        seed=None if tts.seed < 0 else tts.seed,
-        sampling=overrides,
-        warmup=tts.warmup,
-    )
+    engine = load_from_config(config.tts, sampling=overrides)
     stream = engine.open(embedding, args.text)
     t0 = time.monotonic_ns()
     pieces = [chunk.samples for chunk in stream]

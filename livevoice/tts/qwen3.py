@@ -712,8 +712,11 @@ def load_qwen3_engine(
     return engine
 
 
-def load_from_config(config: TtsConfig, *, model: str | None = None) -> Qwen3TtsEngine:
-    """:func:`load_qwen3_engine` with the options of the ``[tts]`` config section."""
+def load_from_config(
+    config: TtsConfig, *, model: str | None = None, sampling: Mapping[str, Any] | None = None
+) -> Qwen3TtsEngine:
+    """:func:`load_qwen3_engine` with the options of the ``[tts]`` config section
+    (``sampling`` overrides the model's generation config, as there)."""
     return load_qwen3_engine(
         model or config.model,
         device=config.device,
@@ -722,6 +725,7 @@ def load_from_config(config: TtsConfig, *, model: str | None = None) -> Qwen3Tts
         torch_threads=config.torch_threads,
         language=config.language,
         seed=None if config.seed < 0 else config.seed,
+        sampling=sampling,
         warmup=config.warmup,
     )
 
