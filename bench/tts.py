@@ -9,8 +9,12 @@ Runs livevoice's streaming Qwen3-TTS loop and qwen-tts's own non-streaming
 - cost per frame of the streaming loop against the position in a long utterance (it
   should stay flat: the KV caches grow but the codec decoder state does not).
 
-Default model: the tiny random-weight test model, built into a temporary folder (it never
-says "end", so every phrase runs to its frame cap). With real weights on a GPU machine:
+Default model: the tiny random-weight test model, built into a temporary folder (greedy,
+so both sides produce the same codes). ``--real-size 0.6B`` or ``1.7B`` builds a random-weight
+model with the released models' layer sizes instead (its phrases run to their frame cap):
+speed depends on the sizes, not on the weights, so a GPU can be measured without weights.
+On CUDA, ``--eager-too`` also runs the same loop without CUDA graphs, in the same process.
+With real weights on a GPU machine:
 
     python bench/tts.py --model Qwen/Qwen3-TTS-12Hz-0.6B-Base --device cuda
 """
@@ -18,6 +22,7 @@ says "end", so every phrase runs to its frame cap). With real weights on a GPU m
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import platform
 import statistics
@@ -41,6 +46,16 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--model", default=None, help="hub id or folder of a *-Base model (default: tiny test model)"
     )
+    p.add_argument(
+        "--real-size",
+        choices=("0.6B", "1.7B"),
+        default=None,
+        help="build a random-weight model with the layer sizes of the released 0.6B or 1.7B model",
+    )
+    p.add_argument("--eager-too", action="store_true", help="CUDA: also run without CUDA graphs, compare")
+    p.add_argument(
+        "--upstream-repeats", type=int, default=None, help="runs of qwen-tts generate (default: --repeats)"
+    )
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = torch default)")
     p.add_argument("--first-chunk-frames", type=int, default=2)
@@ -56,6 +71,10 @@ def stream_once(engine: Any, embedding: np.ndarray, text: str) -> dict[str, Any]
     t0 = time.monotonic_ns()
     stream = engine.open(embedding, text)
     chunks = list(stream)
+    if engine.device.type == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
     t_end = time.monotonic_ns()
     samples = sum(len(c.samples) for c in chunks)
     return {
@@ -66,6 +85,8 @@ def stream_once(engine: Any, embedding: np.ndarray, text: str) -> dict[str, Any]
         "frame_ns": [t0, *stream.frame_ready_ns],
         "chunks": [(c.t_ns, c.frames) for c in chunks],
         "t0": t0,
+        "compute_s": stream.compute_s,
+        "decode_ms": [ns / 1e6 for ns in stream.decode_ns],
     }
 
 
@@ -112,17 +133,77 @@ def per_frame_profile(run: dict[str, Any], bins: int = 5) -> list[tuple[str, flo
     return rows
 
 
+def set_frame_cap(engine: Any, cap: int) -> None:
+    engine.sampling = dataclasses.replace(engine.sampling, max_new_tokens=cap)
+
+
+def measure(
+    engine: Any, embedding: np.ndarray, args: argparse.Namespace, *, upstream: bool
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Rows of the main table (one per phrase) and the long phrase's runs."""
+    rows: list[str] = []
+    long_runs: list[dict[str, Any]] = []
+    upstream_repeats = args.repeats if args.upstream_repeats is None else args.upstream_repeats
+    for name, text, cap in (("short", SHORT, args.short_frames), ("long", LONG, args.long_frames)):
+        set_frame_cap(engine, cap)
+        ours = [stream_once(engine, embedding, text) for _ in range(args.repeats)]
+        if name == "long":
+            long_runs = ours
+        first_ours = median(ours, "first_ms")
+        rtf_ours = median(ours, "total_s") / max(median(ours, "audio_s"), 1e-9)
+        if upstream and upstream_repeats > 0:
+            theirs = [
+                upstream_once(engine, embedding, text, cap, args.greedy) for _ in range(upstream_repeats)
+            ]
+            first_theirs = median(theirs, "first_ms")
+            rtf_theirs = median(theirs, "total_s") / max(median(theirs, "audio_s"), 1e-9)
+            upstream_cells = f"{first_theirs:.0f} ms | {first_theirs / first_ours:.1f}x | {rtf_theirs:.2f}"
+        else:
+            upstream_cells = "- | - | -"
+        frames = int(median(ours, "frames"))
+        rows.append(f"| {name} | {frames} | {first_ours:.0f} ms | {rtf_ours:.3f} | {upstream_cells} |")
+    return rows, long_runs
+
+
+def print_decode(long_runs: list[dict[str, Any]]) -> None:
+    first = statistics.median(run["decode_ms"][0] for run in long_runs)
+    later = statistics.median(ms for run in long_runs for ms in run["decode_ms"][1:-1])
+    print(f"codec decoding (long phrase): first chunk {first:.1f} ms, later chunks {later:.1f} ms each")
+
+
+def print_profile(long_runs: list[dict[str, Any]]) -> None:
+    print(f"Streaming cost per frame along the long phrase (median of {len(long_runs)} runs):")
+    print()
+    print("| frames | codes ms/frame | with decode ms/frame |")
+    print("|---|---|---|")
+    profiles = [per_frame_profile(run) for run in long_runs]
+    for rows in zip(*profiles, strict=True):
+        codes_ms = statistics.median(r[1] for r in rows)
+        all_ms = statistics.median(r[2] for r in rows)
+        print(f"| {rows[0][0]} | {codes_ms:.1f} | {all_ms:.1f} |")
+
+
 def main() -> int:
     args = parse_args()
     import torch
 
-    from livevoice.tts.qwen3 import load_qwen3_engine
+    from livevoice.tts.loading import load_qwen3_engine
+    from livevoice.tts.qwen3 import Qwen3TtsEngine
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model
-        if model is None:
+        label = model or "tiny random-weight model"
+        if model is None and args.real_size:
+            from livevoice.testing.tiny_qwen import build_real_size_qwen3_tts
+
+            t_build = time.perf_counter()
+            build_device = "cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu"
+            model = str(build_real_size_qwen3_tts(Path(tmp) / "real", args.real_size, device=build_device))
+            label = f"random-weight model of the {args.real_size} architecture"
+            print(f"built the {args.real_size} model in {time.perf_counter() - t_build:.0f} s", flush=True)
+        elif model is None:
             from livevoice.testing.tiny_qwen import build_tiny_qwen3_tts
 
             model = str(build_tiny_qwen3_tts(Path(tmp) / "tiny"))
@@ -143,54 +224,58 @@ def main() -> int:
         upstream_once(engine, embedding, "Warm up.", 4, args.greedy)
 
         mode = "greedy" if args.greedy else "sampling"
-        name = args.model or "tiny random-weight model"
-        print(f"# TTS benchmark: {name} on {engine.device} ({engine.dtype}, {mode})")
+        where = str(engine.device)
+        if engine.device.type == "cuda":
+            where += f" ({torch.cuda.get_device_name(engine.device)})"
+        print(f"# TTS benchmark: {label} on {where} ({engine.dtype}, {mode})")
         print(
             f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
             f"torch {torch.__version__}; load + warm-up {load_s:.1f} s; "
-            f"first chunk {args.first_chunk_frames} frames, then {args.chunk_frames}"
+            f"first chunk {args.first_chunk_frames} frames, then {args.chunk_frames}; "
+            f"CUDA graphs: {'yes' if engine.graphs_captured else 'no'}"
         )
         print()
         header = (
             "phrase",
             "frames",
             "stream first audio",
+            "stream RTF",
             "qwen-tts first audio",
             "ratio",
-            "stream RTF",
             "qwen-tts RTF",
         )
         print("| " + " | ".join(header) + " |")
         print("|---|---|---|---|---|---|---|")
-        long_runs: list[dict[str, Any]] = []
-        for name, text, cap in (("short", SHORT, args.short_frames), ("long", LONG, args.long_frames)):
-            engine.sampling = type(engine.sampling)(
-                **{
-                    **{f: getattr(engine.sampling, f) for f in engine.sampling.__slots__},
-                    "max_new_tokens": cap,
-                }
-            )
-            ours = [stream_once(engine, embedding, text) for _ in range(args.repeats)]
-            theirs = [upstream_once(engine, embedding, text, cap, args.greedy) for _ in range(args.repeats)]
-            if name == "long":
-                long_runs = ours
-            first_ours, first_theirs = median(ours, "first_ms"), median(theirs, "first_ms")
-            rtf_ours = median(ours, "total_s") / max(median(ours, "audio_s"), 1e-9)
-            rtf_theirs = median(theirs, "total_s") / max(median(theirs, "audio_s"), 1e-9)
-            print(
-                f"| {name} | {int(median(ours, 'frames'))} | {first_ours:.0f} ms | {first_theirs:.0f} ms | "
-                f"{first_theirs / first_ours:.1f}x | {rtf_ours:.2f} | {rtf_theirs:.2f} |"
-            )
+        rows, long_runs = measure(engine, embedding, args, upstream=True)
+        for row in rows:
+            print(row, flush=True)
         print()
-        print(f"Streaming cost per frame along the long phrase (median of {len(long_runs)} runs):")
+        print_decode(long_runs)
         print()
-        print("| frames | codes ms/frame | with decode ms/frame |")
-        print("|---|---|---|")
-        profiles = [per_frame_profile(run) for run in long_runs]
-        for rows in zip(*profiles, strict=True):
-            codes_ms = statistics.median(r[1] for r in rows)
-            all_ms = statistics.median(r[2] for r in rows)
-            print(f"| {rows[0][0]} | {codes_ms:.1f} | {all_ms:.1f} |")
+        print_profile(long_runs)
+        if args.eager_too and engine.device.type == "cuda":
+            eager = Qwen3TtsEngine(
+                engine._wrapper,
+                model_id=engine.model_id,
+                first_chunk_frames=args.first_chunk_frames,
+                chunk_frames=args.chunk_frames,
+                sampling=engine.sampling,
+                seed=1,
+                cuda_graphs=False,
+            )
+            eager.warmup()
+            eager_rows, eager_runs = measure(eager, embedding, args, upstream=False)
+            print()
+            print("The same loop without CUDA graphs (same process, same model):")
+            print()
+            print("| " + " | ".join(header) + " |")
+            print("|---|---|---|---|---|---|---|")
+            for row in eager_rows:
+                print(row)
+            graph_rtf = median(long_runs, "total_s") / max(median(long_runs, "audio_s"), 1e-9)
+            eager_rtf = median(eager_runs, "total_s") / max(median(eager_runs, "audio_s"), 1e-9)
+            print()
+            print(f"long phrase: CUDA graphs {eager_rtf / graph_rtf:.1f}x faster than without")
     return 0
 
 

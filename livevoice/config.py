@@ -111,6 +111,8 @@ class TtsConfig:
     """Seed of the codec-token sampling (same seed + text + voice = same audio); -1 = random."""
     warmup: bool = True
     """Speak one short phrase at load so the first real phrase is not slow."""
+    cuda_graphs: bool = True
+    """On a GPU, replay each codec frame as a captured CUDA graph (False: the same steps eagerly, slower)."""
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,7 @@ def test_text_appended_while_speaking_gives_the_codes_of_the_whole_text(engine: 
     thread = consume(stream, chunks)
     assert stream.wait_until_waiting(60)
     # Paused after reading every token but the last one (which may still merge): no end, no padding.
-    ready = len(engine._tokenize(first)) - 1
+    ready = len(engine.steps.tokenize(first)) - 1
     assert stream.frames_generated == ready
     np.testing.assert_array_equal(stream.codes, whole.codes[:ready])
     stream.append(rest)
@@ -183,11 +183,11 @@ def test_prefix_is_computed_once_per_voice(engine: Qwen3TtsEngine) -> None:
     a, b = voice(8), voice(9)
     first = engine.open(a, "One.")
     list(first)
-    prefix = engine._voice_prefix(torch.from_numpy(a))
+    prefix = engine.voice_prefix(torch.from_numpy(a))
     second = engine.open(a, "One.")
     list(second)
     assert engine.cached_voices == 1
-    assert engine._voice_prefix(torch.from_numpy(a)) is prefix
+    assert engine.voice_prefix(torch.from_numpy(a)) is prefix
     np.testing.assert_array_equal(first.codes, second.codes)
     list(engine.open(b, "One."))
     assert engine.cached_voices == 2
@@ -195,13 +195,13 @@ def test_prefix_is_computed_once_per_voice(engine: Qwen3TtsEngine) -> None:
 
 def test_end_token_stops_the_phrase_but_not_before_the_text_is_final(tiny_qwen_dir: Path) -> None:
     eager = load_qwen3_engine(str(tiny_qwen_dir), device="cpu", sampling=GREEDY, warmup=False)
-    head = eager._talker.codec_head
+    head = eager._model.talker.codec_head
     biased = torch.nn.Linear(head.in_features, head.out_features, bias=True)
     with torch.no_grad():  # the same head, plus a bias that makes codec_eos the most likely token
         biased.weight.copy_(head.weight)
         biased.bias.zero_()
-        biased.bias[eager._eos] = 1e4
-    eager._talker.codec_head = biased
+        biased.bias[eager.steps.end_token] = 1e4
+    eager._model.talker.codec_head = biased
     done = eager.open(voice(10), TEXT)
     chunks = list(done)
     assert done.frames_generated == 2  # the end token is held back for the first two frames only
@@ -211,7 +211,7 @@ def test_end_token_stops_the_phrase_but_not_before_the_text_is_final(tiny_qwen_d
     late: list[TtsChunk] = []
     thread = consume(open_text, late)
     assert open_text.wait_until_waiting(60)
-    assert open_text.frames_generated == len(eager._tokenize("Hello there")) - 1 > 2
+    assert open_text.frames_generated == len(eager.steps.tokenize("Hello there")) - 1 > 2
     open_text.close()
     thread.join(60)
     assert late[-1].final
@@ -244,3 +244,61 @@ def test_extract_embedding_any_rate_and_channels(engine: Qwen3TtsEngine) -> None
     np.testing.assert_allclose(from_stereo, direct, rtol=0, atol=1e-6)
     other = engine.extract_embedding((0.2 * rng.standard_normal(24000)).astype(np.float32), 24000)
     assert not np.allclose(other, from_stereo)
+
+
+def test_two_streams_at_once_keep_their_own_state(engine: Qwen3TtsEngine) -> None:
+    a, b = voice(20), voice(21)
+    alone_a, alone_b = engine.open(a, TEXT), engine.open(b, LONG_TEXT)
+    list(alone_a)
+    list(alone_b)
+    together_a, together_b = engine.open(a, TEXT), engine.open(b, LONG_TEXT)
+    chunks_a, chunks_b = iter(together_a), iter(together_b)
+    done_a = done_b = False
+    while not (done_a and done_b):  # alternate chunk by chunk: both hold a stepper at once
+        if not done_a:
+            done_a = next(chunks_a).final
+        if not done_b:
+            done_b = next(chunks_b).final
+    assert engine.steppers.size >= 2
+    np.testing.assert_array_equal(together_a.codes, alone_a.codes)
+    np.testing.assert_array_equal(together_b.codes, alone_b.codes)
+
+
+def test_more_streams_than_steppers_wait_their_turn_in_threads(engine: Qwen3TtsEngine) -> None:
+    from livevoice.tts.frame_step import MAX_STEPPERS
+
+    texts = [f"Phrase number {n}, spoken at the same time." for n in range(MAX_STEPPERS + 2)]
+    alone = []
+    for n, text in enumerate(texts):
+        stream = engine.open(voice(30 + n), text)
+        list(stream)
+        alone.append(stream.codes)
+    streams = [engine.open(voice(30 + n), text) for n, text in enumerate(texts)]
+    outputs: list[list[TtsChunk]] = [[] for _ in streams]
+    threads = [consume(stream, out) for stream, out in zip(streams, outputs, strict=True)]
+    for thread in threads:
+        thread.join(120)
+        assert not thread.is_alive()
+    assert engine.steppers.size <= MAX_STEPPERS
+    for stream, out, expected in zip(streams, outputs, alone, strict=True):
+        assert out[-1].final
+        np.testing.assert_array_equal(stream.codes, expected)
+
+
+def test_real_time_factor_counts_generation_not_waiting_for_text(engine: Qwen3TtsEngine) -> None:
+    stream = engine.open(voice(40), "Hello there, how", final=False)
+    chunks: list[TtsChunk] = []
+    thread = consume(stream, chunks)
+    assert stream.wait_until_waiting(60)
+    paused_at = stream.compute_s
+    other = engine.open(voice(41), LONG_TEXT)  # time passes while the stream waits for text
+    list(other)
+    assert stream.compute_s == paused_at
+    stream.append(" are you?")
+    stream.close()
+    thread.join(60)
+    audio_s = sum(len(c.samples) for c in chunks) / 24000
+    assert audio_s > 0 and stream.audio_samples == sum(len(c.samples) for c in chunks)
+    assert stream.compute_s > paused_at
+    assert stream.real_time_factor == pytest.approx(stream.compute_s / audio_s)
+    assert stream.compute_s < (chunks[-1].t_ns - stream.t_start_ns) / 1e9 - other.compute_s

@@ -1,11 +1,11 @@
 """Sampling settings and the per-step token choice of the Qwen3-TTS streaming loop.
 
 The defaults come from the model's ``generation_config.json`` (what qwen-tts's own
-``generate`` uses) and can be overridden key by key. Token choice reuses the
-transformers logits processors in the order ``generate`` applies them (repetition
-penalty, minimum new tokens, suppressed tokens, then temperature / top-k / top-p when
-sampling), so with greedy decoding the streaming loop picks exactly what ``generate``
-picks.
+``generate`` uses) and can be overridden key by key. :class:`TokenPicker` applies them with
+torch operations on the model's device, in the order ``generate``'s logits processors do
+(repetition penalty, minimum new tokens, suppressed tokens, then temperature / top-k /
+top-p when sampling), so with greedy decoding the streaming loop picks exactly what
+``generate`` picks, and the whole choice can live inside a captured CUDA graph.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from livevoice.errors import ConfigError
 
 if TYPE_CHECKING:
     import torch
-    from transformers import LogitsProcessorList
 
 # qwen-tts's fallbacks when generation_config.json lacks a key (Qwen3TTSModel._merge_generate_kwargs).
 QWEN_TTS_DEFAULTS: dict[str, Any] = {
@@ -99,74 +98,120 @@ def resolve_sampling(
     return SamplingOptions(**values)
 
 
-def build_processors(
-    *,
-    do_sample: bool,
-    temperature: float,
-    top_k: int,
-    top_p: float,
-    repetition_penalty: float = 1.0,
-    suppress_tokens: list[int] | None = None,
-    eos_token_id: int | None = None,
-    min_new_tokens: int = 0,
-    device: str | torch.device = "cpu",
-) -> LogitsProcessorList:
-    """The transformers logits processors ``generate`` would apply, in its order."""
-    from transformers import (
-        LogitsProcessorList,
-        MinNewTokensLengthLogitsProcessor,
-        RepetitionPenaltyLogitsProcessor,
-        SuppressTokensLogitsProcessor,
-        TemperatureLogitsWarper,
-        TopKLogitsWarper,
-        TopPLogitsWarper,
-    )
+class TokenPicker:
+    """Chooses one token from logits with torch operations only, on the logits' device.
 
-    processors = LogitsProcessorList()
-    if repetition_penalty != 1.0:
-        processors.append(RepetitionPenaltyLogitsProcessor(penalty=repetition_penalty))
-    if min_new_tokens > 0 and eos_token_id is not None:
-        processors.append(
-            MinNewTokensLengthLogitsProcessor(
-                prompt_length_to_skip=0,
-                min_new_tokens=min_new_tokens,
-                eos_token_id=eos_token_id,
-                device=str(device),
-            )
-        )
-    if suppress_tokens:
-        processors.append(SuppressTokensLogitsProcessor(suppress_tokens, device=str(device)))
-    if do_sample:
-        if temperature != 1.0:
-            processors.append(TemperatureLogitsWarper(temperature))
-        if top_k != 0:
-            processors.append(TopKLogitsWarper(top_k=top_k, min_tokens_to_keep=1))
-        if top_p < 1.0:
-            processors.append(TopPLogitsWarper(top_p=top_p, min_tokens_to_keep=1))
-    return processors
+    What qwen-tts's ``generate`` does through transformers logits processors, in the same
+    order (repetition penalty, end token held back, suppressed ids, then temperature,
+    top-k and top-p when sampling), but without any host round trip, Python decision on a
+    tensor value or allocation of a size that depends on data: every call issues the same
+    kernels, so it can be captured in a CUDA graph and replayed. The tests check it
+    against the transformers processors score for score.
 
-
-def choose_token(
-    logits: torch.Tensor,
-    history: torch.Tensor,
-    processors: LogitsProcessorList,
-    *,
-    do_sample: bool,
-    generator: torch.Generator | None,
-) -> torch.Tensor:
-    """Pick the next token, shape ``(1, 1)``, from ``logits`` ``(1, vocab)``.
-
-    ``history`` ``(1, n)`` holds the tokens chosen so far (for repetition penalty and
-    minimum length). Greedy takes the arg-max; sampling draws from the softmax with
-    ``generator``.
+    Sampling draws from the softmax by the exponential race (``argmax(p / E)`` with
+    ``E ~ Exp(1)``), which picks token *i* with probability *p_i* like ``multinomial`` but
+    needs no host synchronisation; the random numbers come from the caller's generator.
     """
-    import torch
 
-    scores = processors(history, logits.float())  # type: ignore[arg-type]
-    if do_sample:
+    def __init__(
+        self,
+        *,
+        vocab_size: int,
+        do_sample: bool,
+        temperature: float,
+        top_k: int,
+        top_p: float,
+        repetition_penalty: float = 1.0,
+        suppress_tokens: list[int] | None = None,
+        end_token: int | None = None,
+        min_new_tokens: int = 0,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        import torch
+
+        self.vocab_size = vocab_size
+        self.do_sample = do_sample
+        self.temperature = temperature
+        self.top_k = min(top_k, vocab_size) if top_k > 0 else 0
+        self.top_p = top_p
+        self.repetition_penalty = repetition_penalty
+        self.min_new_tokens = min_new_tokens
+        self.end_token = end_token
+        suppress = torch.zeros(vocab_size, dtype=torch.bool)
+        if suppress_tokens:
+            suppress[torch.tensor(suppress_tokens, dtype=torch.long)] = True
+        self._suppress = suppress.to(device) if suppress_tokens else None
+        end = torch.zeros(vocab_size, dtype=torch.bool)
+        if end_token is not None:
+            end[end_token] = True
+        self._end = end.to(device) if end_token is not None else None
+
+    def scores(
+        self,
+        logits: torch.Tensor,
+        seen: torch.Tensor | None = None,
+        generated: torch.Tensor | None = None,
+        allow_end: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The processed float32 scores ``(1, vocab)`` from which :meth:`pick` chooses.
+
+        ``seen``: bool ``(vocab,)``, the tokens already chosen in this phrase (repetition
+        penalty). ``generated``: long ``(1,)``, how many tokens were chosen so far (the end
+        token is held back while fewer than ``min_new_tokens``). ``allow_end``: bool
+        ``(1,)``; False holds the end token back too.
+        """
+        import torch
+
+        scores = logits.float()
+        if self.repetition_penalty != 1.0 and seen is not None:
+            penalised = torch.where(
+                scores < 0, scores * self.repetition_penalty, scores / self.repetition_penalty
+            )
+            scores = torch.where(seen, penalised, scores)
+        if self._end is not None:
+            block = torch.zeros(1, dtype=torch.bool, device=scores.device)
+            if generated is not None and self.min_new_tokens > 0:
+                block = block | (generated < self.min_new_tokens)
+            if allow_end is not None:
+                block = block | ~allow_end
+            scores = scores.masked_fill(self._end & block, float("-inf"))
+        if self._suppress is not None:
+            scores = scores.masked_fill(self._suppress, float("-inf"))
+        if not self.do_sample:
+            return scores
+        if self.temperature != 1.0:
+            scores = scores / self.temperature
+        if self.top_k:
+            kth = torch.topk(scores, self.top_k, dim=-1).values[..., -1:]
+            scores = scores.masked_fill(scores < kth, float("-inf"))
+        if self.top_p < 1.0:
+            ordered, order = torch.sort(scores, descending=False, dim=-1)
+            cumulative = ordered.softmax(dim=-1).cumsum(dim=-1)
+            drop = cumulative <= (1 - self.top_p)
+            drop[..., -1:] = False
+            scores = scores.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
+        return scores
+
+    def pick(self, scores: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """The chosen token ``(1, 1)`` (long): arg-max, or a draw from ``softmax(scores)``."""
+        import torch
+
+        if not self.do_sample:
+            return torch.argmax(scores, dim=-1, keepdim=True)
         probs = torch.softmax(scores, dim=-1)
-        return torch.multinomial(probs, num_samples=1, generator=generator)
-    return torch.argmax(scores, dim=-1, keepdim=True)
+        race = torch.empty_like(probs).exponential_(generator=generator).clamp_min_(1e-30)
+        return torch.argmax(probs / race, dim=-1, keepdim=True)
+
+    def choose(
+        self,
+        logits: torch.Tensor,
+        generator: torch.Generator | None,
+        seen: torch.Tensor | None = None,
+        generated: torch.Tensor | None = None,
+        allow_end: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """:meth:`scores` then :meth:`pick`: the token ``(1, 1)`` for ``logits`` ``(1, vocab)``."""
+        return self.pick(self.scores(logits, seen, generated, allow_end), generator)
 
 
-__all__ = ["SamplingOptions", "build_processors", "choose_token", "resolve_sampling"]
+__all__ = ["SamplingOptions", "TokenPicker", "resolve_sampling"]
