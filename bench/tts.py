@@ -53,6 +53,7 @@ def parse_args() -> argparse.Namespace:
         help="build a random-weight model with the layer sizes of the released 0.6B or 1.7B model",
     )
     p.add_argument("--eager-too", action="store_true", help="CUDA: also run without CUDA graphs, compare")
+    p.add_argument("--eager-repeats", type=int, default=1, help="runs per measurement without graphs")
     p.add_argument(
         "--upstream-repeats", type=int, default=None, help="runs of qwen-tts generate (default: --repeats)"
     )
@@ -264,7 +265,8 @@ def main() -> int:
                 cuda_graphs=False,
             )
             eager.warmup()
-            eager_rows, eager_runs = measure(eager, embedding, args, upstream=False)
+            eager_args = argparse.Namespace(**{**vars(args), "repeats": args.eager_repeats})
+            eager_rows, eager_runs = measure(eager, embedding, eager_args, upstream=False)
             print()
             print("The same loop without CUDA graphs (same process, same model):")
             print()

@@ -129,3 +129,29 @@ def test_engine_still_works_after_errors(engine: Qwen3TtsEngine) -> None:
     stream = engine.open(np.ones(64, np.float32), "Still here.")
     chunks = list(stream)
     assert stream.frames_generated == 4 and chunks[-1].final
+
+
+@pytest.mark.parametrize(
+    ("remove", "named"),
+    [
+        ("talker.code_predictor.model.rotary_emb", "talker.code_predictor.model.rotary_emb.inv_freq"),
+        ("talker.model.layers.0.self_attn.q_norm", "talker.model.layers[0].self_attn.q_norm"),
+        ("speech_tokenizer.model.decoder.pre_conv", "speech_tokenizer.model.decoder.pre_conv"),
+    ],
+)
+def test_other_qwen_tts_internals_are_named_in_one_line_at_load(
+    tiny_qwen_dir: Path, remove: str, named: str
+) -> None:
+    from qwen_tts import Qwen3TTSModel
+
+    wrapper = Qwen3TTSModel.from_pretrained(str(tiny_qwen_dir))
+    parent_path, _, name = remove.rpartition(".")
+    parent = wrapper.model
+    for part in parent_path.split("."):
+        parent = parent[int(part)] if part.isdigit() else getattr(parent, part)
+    delattr(parent, name)
+    with pytest.raises(ModelError) as err:
+        Qwen3TtsEngine(wrapper, model_id="tiny")
+    text = one_line(err)
+    assert f"this qwen-tts model has no '{named}'" in text
+    assert "livevoice needs qwen-tts 0.1.1 with transformers 4.57.x" in text

@@ -113,6 +113,8 @@ class FrameStepper:
             top_p=options.subtalker_top_p,
             device=device,
         )
+        self._events = [torch.cuda.Event() for _ in range(4)] if self.cuda else []
+        self._launches = 0
         self._graphs: dict[str, Any] = {}
         self.parts: dict[str, Callable[[], None]] = {
             "frame": self._frame,
@@ -256,8 +258,10 @@ class FrameStepper:
             return None
         rows = slice(frame, frame + 2)
         self.host_codes[rows].copy_(self.codes[rows], non_blocking=True)
-        event = torch.cuda.Event()
-        event.record()
+        # A ring of events: the stream waits on at most the last two launches.
+        event = self._events[self._launches % len(self._events)]
+        self._launches += 1
+        event.record(torch.cuda.current_stream(self.device))
         return event
 
     @staticmethod

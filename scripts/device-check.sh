@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# GPU checks on a lent machine with an NVIDIA GPU and no network (the device tool).
+#
+#   scripts/device-check.sh prepare     here, with network: wheels of the working set for the
+#                                       device's Python 3.12 into .whl/ (git-ignored, ~20 MB)
+#   scripts/device-check.sh tts [SIZES] on the device: the CUDA tests, then bench/tts.py on
+#                                       random-weight models of the released sizes
+#                                       (default "0.6B 1.7B"); figures into $OUT (or ./device-out)
+#
+# The device machine brings its own torch/torchaudio (CUDA), numpy, safetensors, onnxruntime and
+# einops; the rest travels as wheels: carry .whl with the device call, e.g.
+#   run(command="scripts/device-check.sh tts 0.6B", carry=[".whl"], timeout_s=560)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cmd=${1:?usage: device-check.sh prepare|tts [SIZES]}
+shift || true
+
+if [ "$cmd" = prepare ]; then
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+    --platform manylinux2014_x86_64 --platform manylinux1_x86_64 --platform any -d .whl \
+    qwen-tts==0.1.1 transformers==4.57.3 accelerate==1.12.0 huggingface_hub==0.36.0 tokenizers==0.22.1 \
+    librosa==0.11.0 audioread decorator pooch platformdirs soxr soundfile cffi pycparser sox \
+    pytest pluggy iniconfig packaging
+  du -sh .whl
+  exit 0
+fi
+[ "$cmd" = tts ] || { echo "usage: device-check.sh prepare|tts [SIZES]" >&2; exit 2; }
+sizes=${*:-0.6B 1.7B}
+out=${OUT:-device-out}
+mkdir -p "$out"
+python3 -m pip install -q --no-index --no-deps --no-compile --target .site .whl/*.whl
+export PYTHONPATH="$PWD/.site:$PWD" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_VERBOSITY=error
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt" || true
+echo "== CUDA tests"
+timeout 240 python3 -m pytest -q -p no:cacheprovider tests/test_tts_cuda.py 2>&1 | tee "$out/cuda-tests.txt" || true
+for size in $sizes; do
+  echo "== bench $size"
+  timeout 420 python3 bench/tts.py --real-size "$size" --device cuda --first-chunk-frames 1 --chunk-frames 4 \
+    --repeats 3 --upstream-repeats 1 --eager-too --eager-repeats 1 2>&1 | grep -v "pad_token_id" \
+    | tee "$out/tts-$size.txt" || true
+done
