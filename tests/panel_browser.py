@@ -99,9 +99,14 @@ def text_of(driver: Any, selector: str) -> str:
 
 
 def screenshot(driver: Any, name: str) -> Path:
-    """Save the page as ``test-artifacts/panel/NAME.png``; its path."""
+    """Save the whole page as ``test-artifacts/panel/NAME.png``; its path."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    width, height = driver.execute_script(
+        "return [window.innerWidth, Math.ceil(document.querySelector('footer').getBoundingClientRect().bottom"
+        " + window.scrollY) + 8];"
+    )
+    set_viewport(driver, width, height)  # as tall as the page, no taller
     assert driver.save_screenshot(str(path)), f"no screenshot {path}"
     SAVED.append(path)
     return path

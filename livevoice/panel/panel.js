@@ -282,8 +282,11 @@ function setPushToTalk(pressed) {
   call("SetPushToTalk", { pressed }).catch(notify);
 }
 
+// Space is push-to-talk everywhere but where it types (buttons and check boxes do not get it).
 function isTyping(target) {
-  return target instanceof HTMLElement && (target.isContentEditable || target.matches("input, textarea, select"));
+  if (!(target instanceof HTMLElement)) return false;
+  if (target.isContentEditable || target.matches("textarea, select")) return true;
+  return target.matches("input") && !["checkbox", "radio", "range", "button", "submit"].includes(target.type);
 }
 
 function wireControls() {
@@ -552,7 +555,8 @@ function addLatency(data) {
   row.dataset.utterance = String(data.utteranceId);
   const id = document.createElement("span");
   id.className = "id";
-  id.textContent = `#${data.utteranceId}`;
+  const typed = data.stampsNs && data.stampsNs.speechEnd === undefined;
+  id.textContent = typed ? "typed" : `#${data.utteranceId}`;
   const bar = document.createElement("div");
   bar.className = "bar";
   for (const segment of segments) {
