@@ -390,3 +390,26 @@ def test_the_panel_shows_what_the_daemon_reports(tmp_path: Path) -> None:
         wait_js(driver, f'!document.querySelector("{banner}")')
         assert notice(driver) == "The output device “livevoice_out” works again."
         assert driver.find_element(By.CSS_SELECTOR, ".banner[data-key='real-time']").is_displayed()
+
+
+def test_the_panel_reconnects_when_the_daemon_restarts(setup: Path) -> None:
+    """An OBS dock stays open across daemon restarts: the page logs in again by itself."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    config = setup / "config.toml"
+    config.write_text(config.read_text().replace("port = 0", f"port = {port}"))
+    with chromium(width=350) as driver:
+        with ControlOnly(config) as daemon:
+            assert daemon.port == port
+            open_panel(driver, port)
+            click(driver, '[data-mode="mute"]')
+            wait_js(driver, "document.querySelector('[data-mode=\"mute\"]').ariaPressed === 'true'")
+        wait_until(driver, lambda d: text_of(d, "#connection").startswith("disconnected"), what="a retry")
+        with ControlOnly(config):
+            wait_until(driver, lambda d: text_of(d, "#connection") == "connected", 30, "connected again")
+            # the new daemon's state is shown, not the old page's
+            wait_js(driver, "document.querySelector('[data-mode=\"convert\"]').ariaPressed === 'true'")
+            assert ctl(port, setup / "secret", "GetStatus")["mode"] == "convert"

@@ -225,6 +225,8 @@ def test_a_folder_gives_only_its_own_files_of_known_types(tmp_path: Path) -> Non
     assert files.respond("GET", "/").body == b"<p>hi</p>"
     assert files.respond("GET", "/sub/deep.js").status == 404
     assert files.respond("GET", "/.secret.js").status == 404
+    nothing = PanelFiles()  # what an install without the panel's folder serves
+    assert nothing.respond("GET", "/").body == b"this livevoice install has no browser panel files\n"
 
 
 def test_the_package_ships_every_panel_file() -> None:

@@ -27,11 +27,14 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import logging
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from importlib.resources.abc import Traversable
+
+log = logging.getLogger(__name__)
 
 MAX_PATH_CHARS = 1024
 """Longest request path (characters, with the query) the panel answers; longer: 414."""
@@ -133,8 +136,14 @@ class PanelFiles:
 
     @classmethod
     def shipped(cls) -> PanelFiles:
-        """The panel shipped inside the package (``livevoice/panel``)."""
-        return cls.from_folder(importlib.resources.files("livevoice") / "panel")
+        """The panel shipped inside the package (``livevoice/panel``); none (and a warning
+        in the log) if the install lacks it: the websocket works without it."""
+        folder = importlib.resources.files("livevoice") / "panel"
+        try:
+            return cls.from_folder(folder)
+        except OSError as err:
+            log.warning("no browser panel: cannot read its files in %s (%s)", folder, err)
+            return cls()
 
     def respond(self, method: str, target: str, if_none_match: str | None = None) -> HttpAnswer:
         """The answer to ``METHOD target`` (``target`` as in the request line, query allowed)."""
@@ -149,6 +158,8 @@ class PanelFiles:
         except UnicodeDecodeError:
             path = ""
         found = self.files.get(path)
+        if found is None and not self.files:
+            return _error(HTTPStatus.NOT_FOUND, "this livevoice install has no browser panel files")
         if found is None:
             return _error(HTTPStatus.NOT_FOUND, "not found: the livevoice panel is at /")
         headers = (
