@@ -134,7 +134,7 @@ class ControlConfig:
     port: int = field(default=4460, metadata=_range(0, 65535))
     """TCP port (0 = any free port)."""
     allowed_origins: tuple[str, ...] = ()
-    """Browser Origins allowed to connect (e.g. "http://localhost:8080"); empty = no browser page."""
+    """Browser Origins allowed to connect besides the daemon's own panel (e.g. "http://localhost:8080")."""
     secret_file: str = ""
     """Where the per-install secret lives; "" = $XDG_CONFIG_HOME/livevoice/secret."""
     max_message_bytes: int = field(default=65536, metadata=_range(1024, 16 * 1024 * 1024))

@@ -6,7 +6,7 @@ set -euo pipefail
 what=${1:-run}
 packages=(libportaudio2 libsndfile1 sox)
 if [ "$what" = test ]; then
-  packages+=(espeak-ng libsox-fmt-all pipewire pipewire-pulse wireplumber pipewire-alsa pulseaudio-utils dbus systemd)
+  packages+=(espeak-ng libsox-fmt-all pipewire pipewire-pulse wireplumber pipewire-alsa pulseaudio-utils dbus systemd chromium chromium-driver)
 fi
 missing=()
 for p in "${packages[@]}"; do

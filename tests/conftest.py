@@ -36,3 +36,15 @@ def audio_rig() -> Path:
             "no test audio server: run `make test`, or `scripts/audio-rig.sh start DIR` and source DIR/env"
         )
     return Path(rig)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say where the browser tests left their screenshots of the panel."""
+    import sys
+
+    panel = sys.modules.get("panel_browser")
+    saved = getattr(panel, "SAVED", [])
+    if saved:
+        terminalreporter.write_sep("-", "screenshots of the panel")
+        for path in saved:
+            terminalreporter.write_line(str(path))

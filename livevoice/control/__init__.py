@@ -10,5 +10,7 @@ Modules, from the pure core outwards:
   daemon implements; ``dispatch`` runs requests against it.
 - ``auth``: the per-install secret and the challenge-response.
 - ``server``: the asyncio websocket server (+ a thread runner); ``client``: a client.
+- ``web``: the browser panel's files over plain HTTP on the same port (the page itself
+  is in ``livevoice/panel``); ``panel_cli``: ``livevoice panel``.
 - ``standalone``: control-only mode; ``cli``: ``livevoice ctl``.
 """

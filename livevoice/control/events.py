@@ -182,6 +182,17 @@ class ErrorEvent:
     message: str
 
 
+@dataclass(frozen=True)
+class RealTimeWarningEvent:
+    """This machine cannot speak in real time: speech takes longer to make than to say."""
+
+    event_type: ClassVar[str] = "RealTimeWarning"
+    subscription: ClassVar[EventSubscription] = EventSubscription.ERRORS
+    real_time_factor: float
+    """Seconds of compute per second of speech (above 1: slower than real time)."""
+    message: str
+
+
 EVENTS: dict[str, type[Any]] = {
     cls.event_type: cls
     for cls in (
@@ -198,6 +209,7 @@ EVENTS: dict[str, type[Any]] = {
         DeviceLostEvent,
         DeviceRestoredEvent,
         ErrorEvent,
+        RealTimeWarningEvent,
     )
 }
 """Every event type -> its record, in the order the documentation lists them."""
@@ -274,6 +286,7 @@ __all__ = [
     "ErrorEvent",
     "LevelMetersEvent",
     "ModeChangedEvent",
+    "RealTimeWarningEvent",
     "SpeechEndedEvent",
     "SpeechStartedEvent",
     "TranscriptFinalEvent",

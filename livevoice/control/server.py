@@ -12,11 +12,14 @@ Identified, then requests and events. What the server guarantees:
 - :meth:`ControlServer.publish` may be called from any thread; it encodes the event
   once, appends it to a bounded backlog and wakes the loop; it never blocks. A full
   backlog (a stalled loop) drops the event and counts it.
-- Browser pages are refused (HTTP 403) unless their ``Origin`` is in
+- Browser pages are refused (HTTP 403) unless their ``Origin`` is the daemon's own
+  (the panel it serves, :func:`~livevoice.control.web.own_origins`) or is in
   ``control.allowed_origins``; messages over ``control.max_message_bytes`` close the
   session with 1009; envelope errors close it with a 4xxx code and a reason; request
   errors are answered with a status code and a comment. None of it disturbs other
   sessions or the daemon state.
+- A plain HTTP request (no websocket upgrade) gets the browser panel's files
+  (:mod:`.web`), and nothing else.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ from livevoice.control.protocol import (
 from livevoice.control.records import ControlStats
 from livevoice.control.requests import MAX_BATCH_REQUESTS
 from livevoice.control.state import DaemonState
+from livevoice.control.web import PanelFiles, is_websocket_upgrade, own_origins
 from livevoice.control.wire import to_wire
 from livevoice.errors import LivevoiceError
 
@@ -125,6 +129,7 @@ class ControlServer:
         self.host = config.host if host is None else host
         self.port = config.port if port is None else port
         self._allowed_origins = frozenset(config.allowed_origins)
+        self._panel = PanelFiles.shipped()
         self._salt = auth.new_salt()
         self._auth_secret = auth.auth_secret(secret, self._salt)
         self._dispatcher = Dispatcher(state, self.control_stats)
@@ -155,7 +160,7 @@ class ControlServer:
                 self._handle,
                 self.host,
                 self.port,
-                process_request=self._check_origin,
+                process_request=self._process_request,
                 max_size=self.config.max_message_bytes,
                 compression=None,
                 close_timeout=CLOSE_TIMEOUT_S,
@@ -251,10 +256,15 @@ class ControlServer:
 
     # -- sessions -------------------------------------------------------------
 
-    def _check_origin(self, connection: ServerConnection, request: HttpRequest) -> HttpResponse | None:
+    def _process_request(self, connection: ServerConnection, request: HttpRequest) -> HttpResponse | None:
         headers: Headers = request.headers
+        if not is_websocket_upgrade(headers.get_all("Upgrade")):
+            answer = self._panel.respond(request.method, request.path, headers.get("If-None-Match"))
+            response_headers = Headers([("Connection", "close"), *answer.headers])
+            return HttpResponse(answer.status.value, answer.status.phrase, response_headers, answer.body)
         origins = headers.get_all("Origin")
-        if not origins or (len(origins) == 1 and origins[0] in self._allowed_origins):
+        allowed = self._allowed_origins | own_origins(self.host, self.port)
+        if not origins or (len(origins) == 1 and origins[0] in allowed):
             return None
         log.warning("refused a connection from Origin %r (not in control.allowed_origins)", origins[0])
         return connection.respond(
