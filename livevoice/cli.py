@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "livevoice.tts.cli",
     "livevoice.voices.cli",
     "livevoice.control.cli",
+    "livevoice.models.cli",
 )
 
 Handler = Callable[[argparse.Namespace], int]
