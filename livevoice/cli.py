@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "livevoice.voices.cli",
     "livevoice.control.cli",
     "livevoice.models.cli",
+    "livevoice.doctor_cli",
 )
 
 Handler = Callable[[argparse.Namespace], int]
