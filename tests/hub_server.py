@@ -39,6 +39,9 @@ class FakeHub:
     stall: dict[str, int] = field(default_factory=dict)
     """File path -> bytes after which its download stops until :attr:`release` is set."""
     release: threading.Event = field(default_factory=threading.Event)
+    xet: bool = False
+    """Announce the files as stored with Xet (as the hub does for large files); the Xet
+    token route then answers 404, so a client that tries the Xet protocol fails."""
     url: str = ""
 
     def gets_of(self, file_path: str) -> list[Request]:
@@ -87,6 +90,9 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
         def _file_headers(self, data: bytes) -> None:
             self.send_header("X-Repo-Commit", hub.sha)
             self.send_header("ETag", '"' + hashlib.sha256(data).hexdigest() + '"')
+            if hub.xet:
+                self.send_header("X-Xet-Hash", hashlib.sha256(b"xet" + data).hexdigest())
+                self.send_header("X-Xet-Refresh-Route", f"{hub.url}/api/xet-read-token/{hub.sha}")
 
         def do_HEAD(self) -> None:
             found = self._file(self._record())

@@ -249,9 +249,11 @@ def test_pull_is_resumed_after_an_interruption_then_listed_and_loaded_offline(
 def test_pull_into_a_folder(tiny_qwen_dir: Path, tmp_path: Path) -> None:
     files = folder_files(tiny_qwen_dir)
     target = tmp_path / "models" / "tiny"
-    with serve_hub(FakeHub({REPO: files})) as fake:
+    # announced as Xet-stored, as the hub does: fetched over plain HTTP all the same
+    with serve_hub(FakeHub({REPO: files}, xet=True)) as fake:
         env = cli_env(tmp_path, HF_ENDPOINT=fake.url)
         done = livevoice(env, "models", "pull", REPO, "--to", str(target))
+        assert not [r for r in fake.requests if "xet" in r.path]
     assert done.returncode == 0, done.stderr
     assert {name: data for name, data in folder_files(target).items() if not name.startswith(".")} == files
     assert f'model = "{target}"' in done.stdout

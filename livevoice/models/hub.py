@@ -12,7 +12,8 @@ Downloads go through ``huggingface_hub.snapshot_download``: into the normal hub 
 (where a hub id in ``[tts] model`` finds it, also offline) or a folder of your choice,
 resumed from the partial files an interrupted download left. Their progress is reported
 by :class:`~livevoice.models.progress.DownloadProgress` (a bar on a terminal, plain lines
-in a log) instead of the client's own per-file bars.
+in a log) instead of the client's own per-file bars, over plain HTTP (see
+:func:`_hub_client_settings`).
 """
 
 from __future__ import annotations
@@ -309,8 +310,16 @@ def bytes_on_disk(final_files: list[Path], partial_root: Path) -> int:
 
 
 @contextlib.contextmanager
-def _hub_bars_off() -> Iterator[None]:
-    """The hub client's own progress bars off (ours reports instead), restored afterwards."""
+def _hub_client_settings() -> Iterator[None]:
+    """The hub client set up for our downloads, restored afterwards.
+
+    - its own progress bars off (ours reports instead);
+    - files fetched over plain HTTP rather than the Xet protocol, unless ``HF_HUB_DISABLE_XET``
+      says otherwise: plain HTTP writes each file progressively into its ``.incomplete`` file
+      and resumes it with a byte range (what the progress report measures and what an
+      interrupted pull relies on), and it keeps no second copy in a chunk cache.
+    """
+    from huggingface_hub import constants
     from huggingface_hub.utils import (
         are_progress_bars_disabled,
         disable_progress_bars,
@@ -318,10 +327,14 @@ def _hub_bars_off() -> Iterator[None]:
     )
 
     was_off = are_progress_bars_disabled()
+    xet_was_disabled = constants.HF_HUB_DISABLE_XET
     disable_progress_bars()
+    if "HF_HUB_DISABLE_XET" not in os.environ:
+        constants.HF_HUB_DISABLE_XET = True
     try:
         yield
     finally:
+        constants.HF_HUB_DISABLE_XET = xet_was_disabled
         if not was_off:
             enable_progress_bars()
 
@@ -397,7 +410,7 @@ def download(
         line_every_s=LINE_EVERY_S if line_every_s is None else line_every_s,
     )
     try:
-        with _hub_bars_off(), progress:
+        with _hub_client_settings(), progress:
             folder = Path(_in_thread(fetch))
     except ModelError:
         raise
