@@ -68,7 +68,6 @@ class Context:
     model_dim: int = 0
     """Speaker-embedding size of the configured TTS model, once the model check has read it."""
     sound_server_error: str | None = None
-    devices: list[Any] | None = None
     resolved: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     """role -> (DeviceInfo | None, SinkRoute | None) for the devices that resolved."""
 
@@ -297,7 +296,6 @@ def check_devices(ctx: Context) -> list[Check]:
         devices = list_devices()
     except DeviceError as err:
         return [Check("audio devices", "FAIL", str(err), "sudo apt install libportaudio2")]
-    ctx.devices = devices
     audio = ctx.config.audio
     rows = []
     plan = plan_output(audio.output_device, ctx.platform, ctx.vmic_name)

@@ -39,6 +39,8 @@ class FakeHub:
     stall: dict[str, int] = field(default_factory=dict)
     """File path -> bytes after which its download stops until :attr:`release` is set."""
     release: threading.Event = field(default_factory=threading.Event)
+    unavailable: set[str] = field(default_factory=set)
+    """Files listed but answered with 404 (a download that cannot finish)."""
     xet: bool = False
     """Announce the files as stored with Xet (as the hub does for large files); the Xet
     token route then answers 404, so a client that tries the Xet protocol fails."""
@@ -82,7 +84,7 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 self._not_found("RepoNotFound")
                 return None
             data = hub.models[match["repo"]].get(match["file"])
-            if data is None:
+            if data is None or match["file"] in hub.unavailable:
                 self._not_found("EntryNotFound")
                 return None
             return match["file"], data

@@ -264,6 +264,33 @@ def test_pull_into_a_folder(tiny_qwen_dir: Path, tmp_path: Path) -> None:
     assert (entry["model"], entry["state"], entry["embedding_dim"]) == (str(target), "ready", 64)
 
 
+def test_the_loader_keeps_the_cached_model_when_an_update_cannot_be_downloaded(
+    tiny_qwen_dir: Path, tmp_path: Path
+) -> None:
+    files = folder_files(tiny_qwen_dir)
+    with serve_hub(FakeHub({REPO: files})) as fake:
+        env = cli_env(tmp_path, HF_ENDPOINT=fake.url)
+        assert livevoice(env, "models", "pull", REPO).returncode == 0
+        old = snapshot_of(tmp_path, REPO, fake.sha)
+    newer = "fedcba9876543210fedcba9876543210fedcba98"
+    with serve_hub(FakeHub({REPO: files}, sha=newer, unavailable={"model.safetensors"})) as fake:
+        code = f"from livevoice.tts.loading import model_folder; print(model_folder({REPO!r}))"
+        found = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env={**env, "HF_ENDPOINT": fake.url},
+            timeout=120,
+        )
+        assert any(f"/resolve/{newer}/" in r.path for r in fake.requests)  # the newer revision was tried
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.strip() == str(old)
+    assert (
+        f"the download of {REPO} stopped" in found.stderr
+        and "using the copy in the hub cache" in found.stderr
+    )
+
+
 def test_the_loader_downloads_a_hub_model_with_progress_and_speaks(
     tiny_qwen_dir: Path, tmp_path: Path
 ) -> None:

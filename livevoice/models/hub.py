@@ -22,6 +22,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,11 +148,11 @@ def _first_line(err: BaseException) -> str:
     return text[0] if text else type(err).__name__
 
 
-def _call_with_deadline(fn: Callable[[], T], timeout_s: float, what: str) -> T:
-    """``fn()`` on a daemon thread; a HubError if it has not returned within ``timeout_s``.
+def _on_thread(fn: Callable[[], T], name: str, timeout_s: float | None = None) -> T:
+    """``fn()`` on a daemon thread, waited for in short steps so that Ctrl-C reaches the caller.
 
-    The thread is abandoned then (a blocked DNS lookup cannot be interrupted); it ends on
-    its own when the lookup or the socket times out.
+    With ``timeout_s``, a thread still running then is abandoned (a blocked DNS lookup
+    cannot be interrupted; it ends on its own) and TimeoutError is raised.
     """
     box: dict[str, Any] = {}
 
@@ -161,11 +162,14 @@ def _call_with_deadline(fn: Callable[[], T], timeout_s: float, what: str) -> T:
         except BaseException as err:
             box["error"] = err
 
-    thread = threading.Thread(target=target, name="hub-probe", daemon=True)
+    thread = threading.Thread(target=target, name=name, daemon=True)
     thread.start()
-    thread.join(timeout_s)
-    if thread.is_alive():
-        raise HubError(f"{what} did not answer within {timeout_s:g} s", unreachable=True)
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while thread.is_alive():
+        left = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+        if left <= 0:
+            raise TimeoutError(f"{name} still running after {timeout_s:g} s")
+        thread.join(left)
     if "error" in box:
         raise box["error"]
     result: T = box["value"]
@@ -247,13 +251,13 @@ def fetch_remote_model(
 
     api = HfApi(endpoint=where)
 
-    def ask() -> Any:
-        return api.model_info(repo_id, revision=revision, files_metadata=True, timeout=timeout_s)
+    def ask() -> Any:  # the socket's own timeout is longer: the deadline below decides
+        return api.model_info(repo_id, revision=revision, files_metadata=True, timeout=timeout_s + 5)
 
     try:
-        info = _call_with_deadline(ask, timeout_s, where)
-    except HubError:
-        raise
+        info = _on_thread(ask, "hub-probe", timeout_s)
+    except TimeoutError:
+        raise HubError(f"{where} did not answer within {timeout_s:g} s", unreachable=True) from None
     except Exception as err:
         raise classify_hub_error(err, repo_id, where) from None
     files = tuple(
@@ -339,26 +343,6 @@ def _hub_client_settings() -> Iterator[None]:
             enable_progress_bars()
 
 
-def _in_thread(fn: Callable[[], T]) -> T:
-    """``fn()`` on a worker thread, waited for in short steps so Ctrl-C reaches the caller at once."""
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as err:
-            box["error"] = err
-
-    thread = threading.Thread(target=target, name="hub-download", daemon=True)
-    thread.start()
-    while thread.is_alive():
-        thread.join(0.1)
-    if "error" in box:
-        raise box["error"]
-    result: T = box["value"]
-    return result
-
-
 def download(
     remote: RemoteModel,
     *,
@@ -411,7 +395,7 @@ def download(
     )
     try:
         with _hub_client_settings(), progress:
-            folder = Path(_in_thread(fetch))
+            folder = Path(_on_thread(fetch, "hub-download"))
     except ModelError:
         raise
     except Exception as err:
@@ -451,7 +435,13 @@ def ensure_local_model(repo_id: str, *, revision: str = "main", stream: TextIO |
         raise ModelError(unavailable_message(repo_id, reason)) from None
     if cached is not None and cached.name == remote.sha and not remote.missing_in(cached):
         return cached
-    return download(remote, stream=stream)
+    try:
+        return download(remote, stream=stream)
+    except ModelError as err:
+        if cached is None or not complete:
+            raise
+        log.warning("%s; using the copy in the hub cache (%s)", err, cached)  # an older revision
+        return cached
 
 
 __all__ = [
