@@ -30,6 +30,8 @@ COMMAND_MODULES = (
     "livevoice.voices.cli",
     "livevoice.control.cli",
     "livevoice.control.panel_cli",
+    "livevoice.models.cli",
+    "livevoice.doctor_cli",
 )
 
 Handler = Callable[[argparse.Namespace], int]

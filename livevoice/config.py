@@ -42,7 +42,8 @@ class AudioConfig:
     source name; "" = system default."""
     output_device: str = ""
     """Where the converted voice goes: a PortAudio device, or a PipeWire/PulseAudio sink name
-    (the virtual mic's ``livevoice_out``); "" = system default."""
+    (the virtual mic's ``livevoice_out``); "" = on Linux the virtual mic (made at start), elsewhere
+    the system default; "default" = the system default output (the speakers)."""
     monitor_device: str = ""
     """Optional second output to hear yourself; "" = off."""
     sample_rate: int = field(default=48000, metadata=_choices(16000, 22050, 24000, 44100, 48000))

@@ -64,30 +64,38 @@ def import_qwen_tts() -> None:
             import qwen_tts  # noqa: F401
 
 
-def load_config(model: str) -> Any:
-    """The model's Qwen3TTSConfig, or a one-line ModelError saying why it cannot be had."""
-    import_qwen_tts()
-    from qwen_tts.core.models import Qwen3TTSConfig
+def model_folder(model: str) -> Path:
+    """The local folder of ``model``: the folder itself, or for a hub id its copy in the hub
+    cache, downloaded first (with progress on stderr) when needed.
 
+    A one-line ModelError says why it cannot be had; for a hub model that is not on this
+    machine while the hub cannot be reached, it comes within a few seconds (no retry loop)
+    and names ``livevoice models pull`` and the local-folder alternative.
+    """
     folder = Path(model).expanduser()
     if folder.is_dir():
         if not (folder / "config.json").is_file():
             raise ModelError(f"cannot load TTS model '{model}': the folder has no config.json")
-        source = str(folder)
-    elif folder.exists():
+        return folder
+    if folder.exists():
         raise ModelError(f"cannot load TTS model '{model}': it is a file, not a model folder")
-    elif _looks_like_path(model):
+    if _looks_like_path(model):
         raise ModelError(f"cannot load TTS model '{model}': no such folder")
-    else:
-        source = model
+    from livevoice.models.hub import ensure_local_model
+
+    return ensure_local_model(model)
+
+
+def load_config(model: str, folder: Path | None = None) -> Any:
+    """The model's Qwen3TTSConfig (from ``folder``, else from :func:`model_folder`), or a one-line
+    ModelError saying why it cannot be had."""
+    source = folder if folder is not None else model_folder(model)
+    import_qwen_tts()
+    from qwen_tts.core.models import Qwen3TTSConfig
+
     try:
-        return Qwen3TTSConfig.from_pretrained(source)
+        return Qwen3TTSConfig.from_pretrained(str(source))
     except (OSError, ValueError) as err:
-        if source == model and not folder.is_dir():
-            raise ModelError(
-                f"cannot load TTS model '{model}': not a local folder and it cannot be downloaded "
-                f"({first_line(err)})"
-            ) from None
         raise ModelError(f"cannot load TTS model '{model}': {first_line(err)}") from None
 
 
@@ -131,7 +139,9 @@ def load_qwen3_engine(
     if torch_threads < 0:
         raise ConfigError(f"torch_threads = {torch_threads} must be 0 (default) or more")
     target_device, dtype = resolve_device(device)
-    config = load_config(model)
+    resolve_sampling(None, sampling)  # bad options fail before a download
+    folder = model_folder(model)
+    config = load_config(model, folder)
     model_type = getattr(config, "tts_model_type", None)
     if model_type != "base":
         raise ModelError(
@@ -143,7 +153,6 @@ def load_qwen3_engine(
             f"TTS model '{model}' uses tokenizer {config.tokenizer_type!r}; livevoice needs the 12 Hz one"
         )
     check_language(config, language)  # validate options before the slow load
-    resolve_sampling(None, sampling)
     if torch_threads > 0:
         torch.set_num_threads(torch_threads)
 
@@ -151,9 +160,8 @@ def load_qwen3_engine(
 
     from livevoice.tts.qwen3 import Qwen3TtsEngine
 
-    source = str(Path(model).expanduser()) if Path(model).expanduser().is_dir() else model
     try:
-        wrapper = Qwen3TTSModel.from_pretrained(source, device_map=str(target_device), dtype=dtype)
+        wrapper = Qwen3TTSModel.from_pretrained(str(folder), device_map=str(target_device), dtype=dtype)
     except (OSError, ValueError, KeyError, RuntimeError) as err:
         raise ModelError(f"cannot load TTS model '{model}': {first_line(err)}") from None
     wrapper.model.eval()
@@ -204,5 +212,6 @@ __all__ = [
     "load_config",
     "load_from_config",
     "load_qwen3_engine",
+    "model_folder",
     "resolve_device",
 ]

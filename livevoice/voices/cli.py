@@ -121,6 +121,17 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     writer(p)
     p.set_defaults(func=cmd_apply)
 
+    p = cmds.add_parser(
+        "starters",
+        help="make the starter voices (shipped synthetic clips) with the model's speaker encoder",
+        description="Make the starter voices from the reference clips shipped with livevoice (synthesized "
+        "speech; source and licence in each voice's note), embedded by the model's own speaker encoder. "
+        "Existing voices of the same names are kept unless --force.",
+    )
+    model_option(p)
+    p.add_argument("--force", action="store_true", help="replace existing voices of the same names")
+    p.set_defaults(func=cmd_starters)
+
     p = cmds.add_parser("search", help="library voices nearest to a voice or to reference audio (cosine)")
     p.add_argument("query", help="library name, .safetensors voice file, or reference audio file")
     p.add_argument("-k", type=int, default=5, help="how many results (default 5)")
@@ -383,6 +394,20 @@ def cmd_apply(args: argparse.Namespace) -> int:
     embedding = apply_direction(voice.embedding, direction.vector, args.strength)
     source = f"apply:{voice.meta.name}{args.strength:+g}*{direction.meta.name}"
     return _store(library, _derived(args, embedding, voice.meta.model_id, source), args.force)
+
+
+def cmd_starters(args: argparse.Namespace) -> int:
+    """Make (or with --force remake) the starter voices."""
+    from livevoice.voices.starters import make_starter_voices
+
+    library = _library(args)
+    engine = _load_engine(args)
+    made, skipped = make_starter_voices(library, engine, force=args.force)
+    for name in made:
+        print(f"saved voice {name!r} ({engine.embedding_dim} values) to {library.path_of(name)}")
+    for name in skipped:
+        _warn(f"kept your voice {name!r}; use --force to replace it with the starter voice")
+    return 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
