@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,3 +37,13 @@ def audio_rig() -> Path:
             "no test audio server: run `make test`, or `scripts/audio-rig.sh start DIR` and source DIR/env"
         )
     return Path(rig)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tiny_qwen_dir: Path) -> Any:
+    """The daemon's models for tests: the embedded tiny.en ASR, silero VAD, the tiny TTS model
+    (speaker embeddings of 64 values). Loaded once per session; daemons built in turn share them."""
+    from livevoice.config import Config, TtsConfig
+    from livevoice.models import load_models
+
+    return load_models(Config(tts=TtsConfig(model=str(tiny_qwen_dir), torch_threads=1, seed=1)))
