@@ -47,3 +47,23 @@ def tiny_models(tiny_qwen_dir: Path) -> Any:
     from livevoice.models import load_models
 
     return load_models(Config(tts=TtsConfig(model=str(tiny_qwen_dir), torch_threads=1, seed=1)))
+
+
+MODEL_FIXTURES = frozenset({"tiny_qwen_dir", "tiny_models"})
+"""Fixtures that load (or build) real models: a test using one is ``slow``."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``rig`` marks exactly the tests that use the test audio server (so ``-m "not rig"`` runs
+    everything else without one), and every test using a model fixture is marked ``slow``; a
+    missing or wrong mark is a collection error, not a test that runs where it should not."""
+    wrong: list[str] = []
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        rig = item.get_closest_marker("rig") is not None
+        if ("audio_rig" in fixtures) != rig:
+            wrong.append(f"{item.nodeid} (rig: uses audio_rig {'no' if rig else 'yes'}, marked {rig})")
+        if fixtures & MODEL_FIXTURES and item.get_closest_marker("slow") is None:
+            wrong.append(f"{item.nodeid} (loads a model but is not marked slow)")
+    if wrong:
+        raise pytest.UsageError("tests marked wrongly: " + "; ".join(wrong[:10]))
