@@ -67,6 +67,8 @@ class Daemon:
 
     def __init__(self, config: Config, config_path: Path | None, models: Models, json_events: bool) -> None:
         self.config = config
+        """The config file's settings, with the devices SetDevices chose; what apps change
+        while the daemon runs (mode, voice, text settings) is in :attr:`controls` only."""
         self.config_path = config_path
         self.models = models
         self.json_events = json_events

@@ -122,7 +122,6 @@ class Pipeline:
         self.input_level = (0.0, 0.0)
         """(peak, rms) of the last captured block, linear full scale."""
         self._speech_active = False
-        self.utterances = 0
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -167,7 +166,6 @@ class Pipeline:
         if isinstance(event, WordsCommitted):
             phrases = self.text.on_words(event.utterance_id, event.words, event.t_commit_ns)
         elif isinstance(event, TranscriptFinal):
-            self.utterances += 1
             phrases = self.text.on_final(event)
         for phrase in phrases:
             self._say(phrase)
