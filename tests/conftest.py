@@ -67,3 +67,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             wrong.append(f"{item.nodeid} (loads a model but is not marked slow)")
     if wrong:
         raise pytest.UsageError("tests marked wrongly: " + "; ".join(wrong[:10]))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """The order's seed, also under -q (pytest-randomly prints it in the header only): a failure
+    that depends on the order is repeated with ``--randomly-seed=N``."""
+    if config.pluginmanager.hasplugin("randomly"):
+        seed = config.getoption("randomly_seed", default=None)
+        terminalreporter.write_line(f"tests ran in random order: --randomly-seed={seed}")
