@@ -7,11 +7,11 @@ typed records; the control server (:class:`~livevoice.control.live.LiveState`) w
 and turns the records into events. The daemon only wires them, and its main loop polls
 device health (:mod:`livevoice.audio.health`) and counters (:mod:`livevoice.reports`).
 
-Start-up order: config -> devices -> voices -> models (ASR, VAD, TTS with warm-up) ->
-control server -> pipeline -> READY (sd_notify and one line on stderr). SIGTERM and
-SIGINT drain queued speech briefly and stop cleanly; SIGHUP reloads the config file
-(:mod:`livevoice.reload`: the text settings take effect at once; the others need a
-restart and say so).
+Start-up order (``livevoice run``, :mod:`livevoice.daemon_cli`): config -> devices ->
+voices -> models (ASR, VAD, TTS with warm-up) -> control server -> pipeline -> READY
+(sd_notify and one line on stderr). SIGTERM and SIGINT drain queued speech briefly and
+stop cleanly; SIGHUP reloads the config file (:mod:`livevoice.reload`: the text settings
+take effect at once; the others need a restart and say so).
 """
 
 from __future__ import annotations
@@ -20,13 +20,11 @@ import dataclasses
 import itertools
 import json
 import logging
-import signal
 import sys
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 
 from livevoice import service
 from livevoice.audio.budget import BufferPlan, plan_buffers
@@ -48,7 +46,7 @@ from livevoice.frames import (
     TranscriptFinal,
     VoiceChanged,
 )
-from livevoice.models import Models, load_models
+from livevoice.models import Models
 from livevoice.pipeline import TYPED_UTTERANCE_BASE, Pipeline
 from livevoice.reload import reload_config
 from livevoice.reports import CounterReports
@@ -298,23 +296,4 @@ class Daemon:
             self.check_devices()
 
 
-def run_daemon(config: Config, *, config_path: Path | None = None, json_events: bool = False) -> int:
-    """``livevoice run``: returns the exit code (LivevoiceError for what the user can fix)."""
-    resolve_devices(config.audio)  # a wrong device or voice is reported before minutes of model loading
-    LiveControls.from_config(config)
-    models = load_models(config)
-    daemon = Daemon(config, config_path, models, json_events)
-
-    def on_stop(signum: int, frame: FrameType | None) -> None:
-        daemon.request_stop()
-
-    def on_hup(signum: int, frame: FrameType | None) -> None:
-        daemon.request_reload()
-
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
-    signal.signal(signal.SIGHUP, on_hup)
-    return daemon.run()
-
-
-__all__ = ["Daemon", "Models", "load_models", "run_daemon"]
+__all__ = ["Daemon"]
