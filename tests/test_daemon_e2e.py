@@ -27,6 +27,7 @@ from daemon_harness import Recorder, Running, cli, eventually, loud_seconds, pla
 from livevoice.config import load_config
 from livevoice.control.client import ControlClient
 from livevoice.models import Models
+from livevoice.pipeline import Pipeline
 from livevoice.testing.speech import espeak
 from livevoice.tts.engine import TtsStream
 from livevoice.voices.embedding import Voice, VoiceMeta, save_voice
@@ -157,6 +158,7 @@ def test_the_whole_loop_live(setup: Path, tiny_models: Models) -> None:
             spoken_before = len(engine.opened)
             recorder = Recorder("livevoice_mic", setup / "rec3.raw")
             play(setup / "tone.wav")
+            await passed_through_the_loop(pipeline, "the tone")  # nothing of it is left to leak later
             await eventually(lambda: loud_seconds(recorder.audio()) > 1.5, 30, "the tone at the virtual mic")
             audio3 = recorder.stop()
             spectrum = np.abs(np.fft.rfft(audio3))
@@ -166,12 +168,10 @@ def test_the_whole_loop_live(setup: Path, tiny_models: Models) -> None:
             # 4. mute: nothing goes out, nothing is recognised
             await client.request("SetMode", {"mode": "mute"})
             recorder = Recorder("livevoice_mic", setup / "rec4.raw")
+            utterances_before = pipeline.front.detector.utterance_id
             play(setup / "s1.wav")
-            played_to = pipeline.front.ring.write_pos
-            block = pipeline.plan.block_samples
-            await eventually(  # the loop has read the whole clip, and a block more
-                lambda: pipeline.front.ring.read_pos > played_to + block, 30, "the muted clip read"
-            )
+            await passed_through_the_loop(pipeline, "the muted clip")
+            assert pipeline.front.detector.utterance_id == utterances_before  # the VAD heard nothing
             clip_samples = int(soundfile.info(str(setup / "s1.wav")).duration * RATE)
             await eventually(
                 lambda: len(recorder.audio()) >= clip_samples, 30, "a recording as long as the clip"
@@ -264,6 +264,14 @@ def test_as_a_service_notify_watchdog_reload_and_sigterm(setup: Path, tmp_path: 
         stderr.close()
     wait_until(lambda: sound_server_clients_of(proc.pid) == 0, 10, "its sound-server clients gone")
     assert subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True).returncode == 1
+
+
+async def passed_through_the_loop(pipeline: Pipeline, what: str) -> None:
+    """Until the loop has read what was just played into the microphone: everything captured
+    so far and 0.25 s more (what the sound server still held), a block beyond it (so the
+    block that held the end was handled: passed through, muted or given to the VAD)."""
+    end = pipeline.front.ring.write_pos + pipeline.plan.sample_rate // 4 + pipeline.plan.block_samples
+    await eventually(lambda: pipeline.front.ring.read_pos > end, 30, f"{what} read by the loop")
 
 
 async def text_option(url: str, secret: str, name: str) -> Any:
