@@ -257,7 +257,7 @@ class LoopStats:
     """What the loop reports when asked: recent latency figures and its counters."""
 
     utterances: int
-    """Utterances spoken since start (first sample played)."""
+    """Utterances played (their first sample) since the loop was (re)opened."""
     tts_first_packet_ms: tuple[float, ...]
     """Recent figures, oldest first (see :class:`LatencyStamps`)."""
     output_first_packet_ms: tuple[float, ...]

@@ -81,7 +81,7 @@ class Harness:
             current,
             self.request("GetTextOptions"),
             devices,
-            id(pipeline),  # reopened only by a SetDevices that succeeded
+            pipeline,  # the same object: reopened only by a SetDevices that succeeded
             pipeline.typed_utterances,
         )
 
