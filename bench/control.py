@@ -28,8 +28,9 @@ import numpy as np
 from livevoice.config import ControlConfig
 from livevoice.control.client import ControlClient
 from livevoice.control.codes import EventSubscription
+from livevoice.control.live import LiveState
 from livevoice.control.server import ControlServer, ControlServerThread
-from livevoice.control.standalone import ControlOnlyState
+from livevoice.controls import LiveControls
 from livevoice.voices.embedding import Voice, VoiceMeta
 from livevoice.voices.library import VoiceLibrary
 
@@ -132,9 +133,9 @@ def main() -> None:
         rng = np.random.default_rng(0)
         for name in ("alice", "bob"):
             library.add(Voice(rng.standard_normal(1024).astype(np.float32), VoiceMeta(name=name)))
-        state = ControlOnlyState(library, library.get("alice"))
-        server = ControlServer(state, ControlConfig(port=0), SECRET)
-        state.bind_events(server.publish_event)
+        controls = LiveControls(library, library.get("alice"))
+        server = ControlServer(LiveState(controls), ControlConfig(port=0), SECRET)
+        controls.listen(server.publish_record)
         thread = ControlServerThread(server)
         url = thread.start()
         print(f"# control benchmark: {platform.machine()}, Python {platform.python_version()}, server thread")

@@ -81,7 +81,8 @@ def main() -> int:
 
     from livevoice.config import load_config
     from livevoice.control.client import ControlClient
-    from livevoice.daemon import Daemon, load_models
+    from livevoice.daemon import Daemon
+    from livevoice.models import load_models
     from livevoice.testing.speech import espeak
     from livevoice.testing.tiny_qwen import build_tiny_qwen3_tts
     from livevoice.voices.embedding import Voice, VoiceMeta, save_voice

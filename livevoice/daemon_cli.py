@@ -1,9 +1,14 @@
-"""``livevoice run``: start the daemon."""
+"""``livevoice run``: start the daemon (or the control server alone), with its signals."""
 
 from __future__ import annotations
 
 import argparse
+import signal
+from pathlib import Path
+from types import FrameType
 from typing import Any
+
+from livevoice.config import Config
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -33,6 +38,29 @@ def run(args: argparse.Namespace) -> int:
         from livevoice.control.standalone import run_control_only
 
         return run_control_only(config, port=args.port)
-    from livevoice.daemon import run_daemon
-
     return run_daemon(config, config_path=config_path_from_args(args), json_events=args.json)
+
+
+def run_daemon(config: Config, *, config_path: Path | None = None, json_events: bool = False) -> int:
+    """Check devices and voices, load the models, run the daemon until SIGTERM/SIGINT (SIGHUP
+    reloads the config); the exit code. LivevoiceError for what the user can fix."""
+    from livevoice.audio.choice import resolve_devices
+    from livevoice.controls import LiveControls
+    from livevoice.daemon import Daemon
+    from livevoice.models import load_models
+
+    resolve_devices(config.audio)  # a wrong device or voice is reported before minutes of model loading
+    LiveControls.from_config(config)
+    models = load_models(config)
+    daemon = Daemon(config, config_path, models, json_events)
+
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        daemon.request_stop()
+
+    def on_hup(signum: int, frame: FrameType | None) -> None:
+        daemon.request_reload()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, on_hup)
+    return daemon.run()

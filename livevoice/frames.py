@@ -8,28 +8,25 @@ positions in the audio stream of one utterance (seconds from its first sample).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float32]
 
-
-@dataclass(frozen=True, slots=True)
-class AudioChunk:
-    """A block of mono float32 audio in [-1, 1]."""
-
-    samples: FloatArray
-    """Mono samples, float32."""
-    sample_rate: int
-    """Samples per second (Hz)."""
-    t_capture_ns: int
-    """Monotonic time at which the first sample was captured (or produced)."""
-
-    @property
-    def duration_s(self) -> float:
-        """Length of the chunk in seconds."""
-        return len(self.samples) / self.sample_rate
+Mode = Literal["convert", "passthrough", "mute"]
+"""What the loop does with the microphone: convert the voice, pass it through unchanged, or send silence."""
+ApplyWhen = Literal["now", "phrase"]
+"""When a voice change takes effect: ``phrase`` = from the next phrase (the phrase being
+spoken keeps its voice); ``now`` = the phrase being spoken is cut off and the queued phrases
+are spoken in the new voice (a phrase is conditioned on one voice from its first frame)."""
+Curve = Literal["linear", "ease"]
+"""Morph curve: ``linear`` (constant speed) or ``ease`` (sine ease-in-out)."""
+DeviceRole = Literal["input", "output", "monitor"]
+"""Which of the loop's audio devices a record is about."""
+MODES: tuple[Mode, ...] = ("convert", "passthrough", "mute")
+CURVES: tuple[Curve, ...] = ("linear", "ease")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +155,136 @@ class LatencyStamps:
     @property
     def mouth_to_ear_ms(self) -> float | None:
         return self.ms(self.first_sample_out, self.speech_end)
+
+
+@dataclass(frozen=True, slots=True)
+class ModeChanged:
+    """The mode of the loop changed (see :class:`~livevoice.controls.LiveControls`)."""
+
+    mode: Mode
+    previous: Mode
+
+
+@dataclass(frozen=True, slots=True)
+class MorphProgress:
+    """A morph in progress: from one voice to another over a duration."""
+
+    from_voice: str
+    to_voice: str
+    duration_ms: int
+    curve: Curve
+    progress: float
+    """How far along the curve it is now (0..1)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceChanged:
+    """The voice of new phrases changed (set, mixed or the start of a morph)."""
+
+    voice: str
+    """The new voice's name (a morph's destination)."""
+    previous: str
+    """The name of the voice before ("" when there was none)."""
+    dim: int
+    """Values in its embedding."""
+    transient: bool
+    """True for a voice that is not in the library (a mix)."""
+    morph: MorphProgress | None = None
+    """Set when the change starts a morph."""
+    apply: ApplyWhen = "phrase"
+    """``now``: the phrase being spoken is cut off."""
+
+
+@dataclass(frozen=True, slots=True)
+class StageError:
+    """Something failed inside the loop (a phrase, a decode, a reload); the loop goes on."""
+
+    source: str
+    """What failed: "asr", "tts", "audio", "config"..."""
+    message: str
+    """One line saying what happened."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceLost:
+    """An audio device disappeared or stopped; the loop is closed until it comes back."""
+
+    role: DeviceRole
+    device: str
+    """The configured name ("default" for the default device)."""
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRestored:
+    """A lost audio device works again (the loop was reopened on it)."""
+
+    role: DeviceRole
+    device: str
+
+
+@dataclass(frozen=True, slots=True)
+class BufferOverrun:
+    """A buffer or queue was full and data was dropped."""
+
+    buffer: str
+    """Which: "capture", "output", "phrases", "vad"."""
+    count: int
+    """The total so far."""
+
+
+@dataclass(frozen=True, slots=True)
+class BufferUnderrun:
+    """A buffer ran empty (the output played silence)."""
+
+    buffer: str
+    count: int
+    """The total so far."""
+
+
+@dataclass(frozen=True, slots=True)
+class LevelMeters:
+    """Levels of the last captured and played blocks, linear full scale (0 = silence, 1 = full scale)."""
+
+    input_peak: float
+    input_rms: float
+    output_peak: float
+    output_rms: float
+
+
+@dataclass(frozen=True, slots=True)
+class LoopStats:
+    """What the loop reports when asked: recent latency figures and its counters."""
+
+    utterances: int
+    """Utterances played (their first sample) since the loop was (re)opened."""
+    tts_first_packet_ms: tuple[float, ...]
+    """Recent figures, oldest first (see :class:`LatencyStamps`)."""
+    output_first_packet_ms: tuple[float, ...]
+    mouth_to_ear_ms: tuple[float, ...]
+    counters: dict[str, int]
+    """Named totals (overruns, drops, errors, ``devicesLostTotal``) and gauges named as such
+    (``devicesMissing``: how many devices are gone right now)."""
+
+
+ControlChange = ModeChanged | VoiceChanged
+"""What the live controls announce when an app (or the loop's fallback) changes them."""
+LoopRecord = (
+    SpeechStarted
+    | SpeechEnded
+    | TranscriptPartial
+    | TranscriptFinal
+    | LatencyStamps
+    | ModeChanged
+    | VoiceChanged
+    | StageError
+    | DeviceLost
+    | DeviceRestored
+    | BufferOverrun
+    | BufferUnderrun
+    | LevelMeters
+)
+"""Every record the loop reports outwards (the control layer turns each into an event)."""
 
 
 def record_to_dict(record: object) -> dict[str, object]:

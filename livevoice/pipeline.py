@@ -15,6 +15,12 @@ VAD->ASR event queue and the phrase queue; what overflows is counted and reporte
 Modes: ``convert`` (the loop above), ``passthrough`` (the microphone straight to the
 output; no model in the path), ``mute`` (nothing goes out). With push-to-talk enabled
 the microphone only reaches the recogniser while the button is pressed.
+
+What apps change (mode, push-to-talk, voice, text settings) is read from the
+:class:`~livevoice.controls.LiveControls` the pipeline is given, never copied; changes
+that need an action here (cut what is spoken) arrive through :meth:`Pipeline.on_control`.
+What the loop reports goes out as typed records (:data:`~livevoice.frames.LoopRecord`)
+through ``emit``: this module knows nothing of the control protocol.
 """
 
 from __future__ import annotations
@@ -22,8 +28,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -32,31 +37,38 @@ from livevoice.asr.vad import SpeechProbability
 from livevoice.asr.whisper import WordRecognizer
 from livevoice.audio.budget import BufferPlan
 from livevoice.audio.devices import DeviceInfo
+from livevoice.audio.health import WatchedStream
 from livevoice.audio.output import AudioOutput
 from livevoice.audio.sink_route import SinkRoute
 from livevoice.config import Config
-from livevoice.control.events import ErrorEvent, UtteranceLatencyEvent, event_for_frame
-from livevoice.control.records import Mode
+from livevoice.controls import LiveControls
 from livevoice.frames import (
+    ControlChange,
     FloatArray,
     LatencyStamps,
+    LevelMeters,
+    LoopRecord,
+    LoopStats,
+    ModeChanged,
     Phrase,
     SpeechEnded,
     SpeechStarted,
+    StageError,
     TranscriptEvent,
     TranscriptFinal,
     TranscriptPartial,
+    VoiceChanged,
     WordsCommitted,
 )
 from livevoice.latency import LatencyTracker
 from livevoice.text.stage import TextStage
 from livevoice.tts.engine import TtsEngine
-from livevoice.tts.worker import TtsWorker, VoiceProvider
+from livevoice.tts.worker import TtsWorker
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[[Any], object]
-"""Takes an event record (the control server's ``publish_event``); never blocks."""
+Emit = Callable[[LoopRecord], object]
+"""Takes every record the loop reports, from any of its threads; must not block."""
 
 TYPED_UTTERANCE_BASE = 1_000_000
 """Typed (Speak) utterances are numbered from here, apart from spoken ones."""
@@ -73,24 +85,24 @@ class Pipeline:
         recognizer: WordRecognizer,
         vad: SpeechProbability,
         engine: TtsEngine,
-        voice_for_phrase: VoiceProvider,
-        publish: Publish,
+        controls: LiveControls,
+        emit: Emit,
         on_failure: Callable[[str, str], object] | None = None,
         routes: Mapping[str, SinkRoute] | None = None,
+        typed_ids: Iterator[int] | None = None,
     ) -> None:
         self.config = config
         self.plan = plan
-        self.publish = publish
+        self.controls = controls
+        self.emit = emit
         self.on_failure = on_failure
-        self.mode: Mode = "convert"
-        self.push_to_talk_enabled = False
-        self.push_to_talk_pressed = False
+        """Called (source, message) after an ASR or TTS failure was reported."""
         self.tracker = LatencyTracker(self._on_latency)
         self.output = AudioOutput(plan, devices["output"], devices["monitor"], routes)
         self.tts = TtsWorker(
-            engine, self.output, voice_for_phrase, self.tracker, publish, on_failure=self._stage_failed
+            engine, self.output, controls.voice_for_phrase, self.tracker, emit, on_failure=self._stage_failed
         )
-        self.text = TextStage(config.text)
+        self.text = TextStage(controls.text_settings)
         self.front = LiveTranscriber(
             config,
             plan,
@@ -99,15 +111,17 @@ class Pipeline:
             vad,
             self._on_transcript,
             on_audio=self._on_mic,
-            gate=self._listening,
+            gate=controls.listening,
             on_error=self._stage_failed,
             route=(routes or {}).get("input"),
         )
-        self._typed_ids = itertools.count(TYPED_UTTERANCE_BASE)
+        self._typed_ids = typed_ids if typed_ids is not None else itertools.count(TYPED_UTTERANCE_BASE)
+        """Ids of typed utterances (shared by the pipelines a daemon builds, so none is used twice)."""
+        self.typed_utterances = 0
+        """Typed utterances (Speak) this pipeline took."""
         self.input_level = (0.0, 0.0)
         """(peak, rms) of the last captured block, linear full scale."""
         self._speech_active = False
-        self.utterances = 0
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -128,17 +142,11 @@ class Pipeline:
 
     # -- what flows ----------------------------------------------------------------
 
-    def _listening(self) -> bool:
-        """Whether the microphone reaches the recogniser now."""
-        if self.mode != "convert":
-            return False
-        return not self.push_to_talk_enabled or self.push_to_talk_pressed
-
     def _on_mic(self, block: FloatArray) -> None:
         """VAD thread: every captured block (passthrough copies it to the output)."""
         if len(block):
             self.input_level = (float(np.max(np.abs(block))), float(np.sqrt(np.mean(block * block))))
-        if self.mode == "passthrough" and (not self.push_to_talk_enabled or self.push_to_talk_pressed):
+        if self.controls.passing_through():
             self.output.write(block, wait=False)
 
     def _on_transcript(self, event: TranscriptEvent) -> None:
@@ -150,14 +158,14 @@ class Pipeline:
             self._speech_active = False
             self.tracker.stamp(event.utterance_id, "speech_end", event.t_ns)
         if not isinstance(event, WordsCommitted):
-            self.publish(event_for_frame(event))
+            self.emit(event)
         if isinstance(event, TranscriptPartial):
             return
+        self.text.use(self.controls.text_settings)
         phrases: Sequence[Phrase] = ()
         if isinstance(event, WordsCommitted):
             phrases = self.text.on_words(event.utterance_id, event.words, event.t_commit_ns)
         elif isinstance(event, TranscriptFinal):
-            self.utterances += 1
             phrases = self.text.on_final(event)
         for phrase in phrases:
             self._say(phrase)
@@ -171,20 +179,19 @@ class Pipeline:
 
     def _stage_failed(self, source: str, message: str) -> None:
         """An ASR or TTS failure: reported; the loop goes on (the daemon may fall back)."""
-        self.publish(ErrorEvent(source, message))
+        self.emit(StageError(source, message))
         if self.on_failure is not None:
             self.on_failure(source, message)
 
     def speak(self, text: str) -> int:
         """Type-to-speak: ``text`` goes to the TTS as one phrase; returns its utterance id."""
         uid = next(self._typed_ids)
+        self.typed_utterances += 1
         self.tracker.begin_typed(uid)
         self.tts.submit(Phrase(uid, 0, text, True, time.monotonic_ns()))
         return uid
 
     def _on_latency(self, stamps: LatencyStamps) -> None:
-        event = event_for_frame(stamps)
-        assert isinstance(event, UtteranceLatencyEvent)
         log.info(
             "utterance %d latency: TTS first packet %s ms, output first packet %s ms, mouth-to-ear %s ms",
             stamps.utterance_id,
@@ -192,17 +199,17 @@ class Pipeline:
             _fmt(stamps.output_first_packet_ms),
             _fmt(stamps.mouth_to_ear_ms),
         )
-        self.publish(event)
+        self.emit(stamps)
 
     # -- what apps change ------------------------------------------------------------
 
-    def set_mode(self, mode: Mode) -> None:
-        """Switch mode; leaving ``convert`` cuts what is being spoken."""
-        if mode == self.mode:
-            return
-        self.mode = mode
-        if mode != "convert":
+    def on_control(self, change: ControlChange) -> None:
+        """A change of the live controls: leaving ``convert`` cuts what is being spoken (and
+        what is queued); a voice applied ``now`` cuts the phrase being spoken."""
+        if isinstance(change, ModeChanged) and change.mode != "convert":
             self.tts.stop_speaking()
+        elif isinstance(change, VoiceChanged) and change.apply == "now":
+            self.tts.skip_current()
 
     def stop_speaking(self) -> None:
         self.tts.stop_speaking()
@@ -216,6 +223,30 @@ class Pipeline:
     @property
     def speaking(self) -> bool:
         return self.tts.speaking or not self.output.drained()
+
+    def levels(self) -> LevelMeters:
+        """Levels of the last captured block and of what is played (silence when nothing is)."""
+        in_peak, in_rms = self.input_level
+        out_peak, out_rms = self.output.level if self.speaking else (0.0, 0.0)
+        return LevelMeters(in_peak, in_rms, out_peak, out_rms)
+
+    def streams(self) -> dict[str, WatchedStream]:
+        """role -> the device stream (for the device health checks)."""
+        streams: dict[str, WatchedStream] = {"input": self.front.capture, "output": self.output.stream}
+        if self.output.monitor is not None:
+            streams["monitor"] = self.output.monitor
+        return streams
+
+    def stats(self) -> LoopStats:
+        """Recent latency figures and the counters."""
+        figures = self.tracker.snapshot()
+        return LoopStats(
+            self.tracker.completed,
+            tuple(figures["tts_first_packet_ms"]),
+            tuple(figures["output_first_packet_ms"]),
+            tuple(figures["mouth_to_ear_ms"]),
+            self.counters(),
+        )
 
     def counters(self) -> dict[str, int]:
         front = self.front.stats()

@@ -13,10 +13,13 @@ logged and reported by the return value, never allowed to stop the audio loop.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import threading
 import time
+from collections.abc import Iterator
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,37 @@ def notify_status(text: str) -> bool:
 def notify_extend_timeout(seconds: float) -> bool:
     """Ask systemd for ``seconds`` more before it gives up on startup (e.g. during a model download)."""
     return notify(f"EXTEND_TIMEOUT_USEC={max(0, round(seconds * 1_000_000))}")
+
+
+EXTEND_STEP_S = 60.0
+"""What :func:`extending_start` asks for at a time (s); it asks again every third of it."""
+
+
+@contextlib.contextmanager
+def extending_start(status: str = "", step_s: float = EXTEND_STEP_S) -> Iterator[None]:
+    """While the block runs (loading models, which may first download them), keep systemd's
+    start timeout from running out: :func:`notify_extend_timeout` at once and then every
+    ``step_s / 3``. Nothing happens without a notify socket."""
+    if not os.environ.get("NOTIFY_SOCKET"):
+        yield
+        return
+    if status:
+        notify_status(status)
+    done = threading.Event()
+
+    def extend() -> None:
+        while True:
+            notify_extend_timeout(step_s)
+            if done.wait(step_s / 3):
+                return
+
+    thread = threading.Thread(target=extend, name="livevoice-start-timeout", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 def watchdog_interval_s() -> float | None:

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, type-check, then pytest against a real PipeWire server
-# started here (and stopped on exit, whatever happens). Extra arguments go to pytest.
+# started here (and stopped on exit, whatever happens). Extra arguments go to pytest: the tests
+# run in random order (pytest-randomly; the seed is printed, --randomly-seed=N repeats it);
+# -m "not rig" leaves out the tests that need the audio server, -m "not slow" those loading models.
 set -euo pipefail
 venv=${1:-.venv}
 shift || true

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,10 +39,45 @@ def audio_rig() -> Path:
     return Path(rig)
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say where the browser tests left their screenshots of the panel."""
+@pytest.fixture(scope="session")
+def tiny_models(tiny_qwen_dir: Path) -> Any:
+    """The daemon's models for tests: the embedded tiny.en ASR, silero VAD, the tiny TTS model
+    (speaker embeddings of 64 values). Loaded once per session; daemons built in turn share them."""
+    from livevoice.config import Config, TtsConfig
+    from livevoice.models import load_models
+
+    return load_models(Config(tts=TtsConfig(model=str(tiny_qwen_dir), torch_threads=1, seed=1)))
+
+
+MODEL_FIXTURES = frozenset({"tiny_qwen_dir", "tiny_models"})
+"""Fixtures that load (or build) real models: a test using one is ``slow``."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``rig`` marks exactly the tests that use the test audio server (so ``-m "not rig"`` runs
+    everything else without one), and every test using a model fixture is marked ``slow``; a
+    missing or wrong mark is a collection error, not a test that runs where it should not."""
+    wrong: list[str] = []
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        rig = item.get_closest_marker("rig") is not None
+        if ("audio_rig" in fixtures) != rig:
+            wrong.append(f"{item.nodeid} (rig: uses audio_rig {'no' if rig else 'yes'}, marked {rig})")
+        if fixtures & MODEL_FIXTURES and item.get_closest_marker("slow") is None:
+            wrong.append(f"{item.nodeid} (loads a model but is not marked slow)")
+    if wrong:
+        raise pytest.UsageError("tests marked wrongly: " + "; ".join(wrong[:10]))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """The order's seed, also under -q (pytest-randomly prints it in the header only): a failure
+    that depends on the order is repeated with ``--randomly-seed=N``. And where the browser
+    tests left their screenshots of the panel."""
     import sys
 
+    if config.pluginmanager.hasplugin("randomly"):
+        seed = config.getoption("randomly_seed", default=None)
+        terminalreporter.write_line(f"tests ran in random order: --randomly-seed={seed}")
     panel = sys.modules.get("panel_browser")
     saved = getattr(panel, "SAVED", [])
     if saved:

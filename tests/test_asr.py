@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from livevoice.asr.filemode import transcribe_samples
-from livevoice.asr.incremental import max_new_tokens_for
 from livevoice.asr.vad import SileroVad
 from livevoice.asr.whisper import WhisperRecognizer
 from livevoice.config import AsrConfig, Config, VadConfig
@@ -56,6 +55,7 @@ class RecordingRecognizer:
         return self.inner.transcribe(audio, prompt=prompt, max_new_tokens=max_new_tokens)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("voice", ["en-us", "en-us+f3", "en-gb"])
 def test_word_error_rate_on_whole_utterances(
     voice: str, tmp_path: Path, recognizer: WhisperRecognizer
@@ -77,6 +77,7 @@ def test_word_error_rate_on_whole_utterances(
     assert wer(SENTENCES, hypotheses) <= 0.15, hypotheses
 
 
+@pytest.mark.slow
 def test_incremental_path_commits_words_before_the_end_and_finalises(
     tmp_path: Path, recognizer: WhisperRecognizer
 ) -> None:
@@ -114,13 +115,17 @@ def test_incremental_path_commits_words_before_the_end_and_finalises(
             early_commits += 1
     assert early_commits >= 3, "LocalAgreement should commit words while the sentence is still spoken"
 
-    # every decode's token cap follows the audio it saw; no prompt without trimming
-    for seconds, prompt, cap in recorder.calls:
-        assert prompt is None
-        assert cap == max_new_tokens_for(seconds)
-        assert seconds >= 1.0 or cap == max_new_tokens_for(seconds)
+    # no prompt without trimming; every decode's token cap follows the audio it saw: room for
+    # the words of fast speech (under 5 tokens/s) and a start, not much more (a decoder caught in
+    # a loop is cut short), growing with the audio rather than fixed
+    assert all(prompt is None for _, prompt, _ in recorder.calls)
+    caps = sorted((seconds, cap) for seconds, _, cap in recorder.calls)
+    assert all(5 * seconds + 5 <= cap <= 12 * seconds + 20 for seconds, cap in caps), caps
+    assert all(a[1] <= b[1] for a, b in itertools.pairwise(caps)), caps
+    assert caps[-1][1] > caps[0][1], caps
 
 
+@pytest.mark.slow
 def test_long_speech_keeps_each_decode_bounded(tmp_path: Path, recognizer: WhisperRecognizer) -> None:
     """One long utterance without pauses: the buffer is trimmed at committed words and the
     committed text becomes the prompt, so no decode sees much more than the trim length."""
@@ -163,6 +168,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_transcribe_cli_json_from_a_44k_stereo_file(tmp_path: Path) -> None:
     raw = espeak("Hello there. How are you doing today?", tmp_path / "raw.wav")
     padded = tmp_path / "padded.wav"
@@ -203,6 +209,7 @@ def test_a_missing_asr_model_is_one_line(tmp_path: Path) -> None:
         WhisperRecognizer(AsrConfig(model=str(tmp_path / "no-such-model")))
 
 
+@pytest.mark.slow
 def test_vad_config_reaches_the_detector(tmp_path: Path, recognizer: WhisperRecognizer) -> None:
     """min_silence_ms decides whether a pause (~0.45 s here, espeak pads each clip) splits an utterance."""
     audio = np.concatenate(
@@ -227,6 +234,7 @@ def test_vad_config_reaches_the_detector(tmp_path: Path, recognizer: WhisperReco
     assert (len(split), len(joined)) == (2, 1)
 
 
+@pytest.mark.slow
 def test_no_intermediate_pass_once_the_speaker_pauses(recognizer: WhisperRecognizer) -> None:
     """A pass started in the silence before the end of speech would make the final pass
     wait behind it; the transcriber holds back once ~100 ms of silence has begun."""

@@ -1,7 +1,12 @@
-"""``livevoice run --control-only`` as a real process, driven by ``livevoice ctl``."""
+"""``livevoice run --control-only`` as a real process, driven by ``livevoice ctl``.
+
+The processes of this module share one daemon; each test starts from the same state (voice
+alice, mode convert, push-to-talk off), whatever ran before it.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -18,6 +23,7 @@ import pytest
 from test_control_support import make_library
 
 from livevoice.cli import main
+from livevoice.control.client import ControlClient
 
 
 @dataclass
@@ -28,9 +34,8 @@ class Daemon:
     secret_file: Path
 
 
-@pytest.fixture(scope="module")
-def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    folder = tmp_path_factory.mktemp("control-cli")
+def start_daemon(folder: Path) -> Daemon:
+    """A control-only daemon process over a fresh library in ``folder``; once it listens."""
     make_library(folder / "voices")
     secret_file = folder / "config" / "secret"
     config = folder / "config.toml"
@@ -50,10 +55,39 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     line = process.stdout.readline()
     match = re.search(r"listening on ws://127\.0\.0\.1:(\d+) ", line)
     assert match, (line, process.stderr.read() if process.poll() is not None and process.stderr else "")
-    yield Daemon(process, int(match.group(1)), config, secret_file)
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    return Daemon(process, int(match.group(1)), config, secret_file)
+
+
+def stop_daemon(daemon: Daemon) -> None:
+    if daemon.process.poll() is None:
+        daemon.process.kill()
+        daemon.process.communicate(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def shared_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    daemon = start_daemon(tmp_path_factory.mktemp("control-cli"))
+    yield daemon
+    stop_daemon(daemon)
+
+
+@pytest.fixture
+def daemon(shared_daemon: Daemon) -> Daemon:
+    """The shared daemon, put back in its starting state."""
+
+    async def reset() -> None:
+        url = f"ws://127.0.0.1:{shared_daemon.port}"
+        secret = shared_daemon.secret_file.read_text().strip()
+        async with await ControlClient.connect(url, secret, event_subscriptions=0) as client:
+            for request_type, data in (
+                ("SetVoice", {"voice": "alice"}),
+                ("SetMode", {"mode": "convert"}),
+                ("SetPushToTalk", {"pressed": False, "enabled": False}),
+            ):
+                await client.request(request_type, data)
+
+    asyncio.run(reset())
+    return shared_daemon
 
 
 def ctl(daemon: Daemon, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -75,7 +109,6 @@ def test_requests_from_the_command_line(daemon: Daemon, capsys: pytest.CaptureFi
     assert mixed == {"voice": "mix:0.5*alice+0.5*carol"}
     voices = json.loads(ctl(daemon, "ListVoices", capsys=capsys)[1])
     assert [v["name"] for v in voices["voices"]] == ["alice", "big", "bob", "carol"]
-    ctl(daemon, "SetVoice", '{"voice": "alice"}', capsys=capsys)
 
 
 @pytest.mark.parametrize(
@@ -146,6 +179,7 @@ def test_watch_streams_events_as_json_lines(daemon: Daemon, capsys: pytest.Captu
     finally:
         if watcher.poll() is None:
             watcher.kill()
+            watcher.communicate(timeout=30)
     assert (watcher.returncode, err) == (0, "")
     lines = [json.loads(line) for line in out.splitlines()]
     assert lines == [
@@ -161,14 +195,22 @@ def test_watch_streams_events_as_json_lines(daemon: Daemon, capsys: pytest.Captu
             },
         },
     ]
-    ctl(daemon, "SetMode", '{"mode": "convert"}', capsys=capsys)
 
 
-def test_sigterm_stops_the_daemon_cleanly(daemon: Daemon) -> None:
-    """Runs last in this module: stops the shared daemon."""
-    daemon.process.send_signal(signal.SIGTERM)
-    out, err = daemon.process.communicate(timeout=30)
+def test_sigterm_stops_the_daemon_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A daemon of its own: it logs a refused secret on stderr and stops cleanly on SIGTERM."""
+    daemon = start_daemon(tmp_path)
+    try:
+        wrong = tmp_path / "wrong"
+        wrong.write_text("x" * 40)
+        wrong.chmod(0o600)
+        code, _, err = ctl(daemon, "--secret-file", str(wrong), "GetStatus", capsys=capsys)
+        assert code == 2 and "refused the secret" in err
+        daemon.process.send_signal(signal.SIGTERM)
+        out, err = daemon.process.communicate(timeout=30)
+    finally:
+        stop_daemon(daemon)
     assert daemon.process.returncode == 0
     assert out == ""
     assert "Traceback" not in err
-    assert "failed to authenticate" in err  # the wrong-secret test was logged
+    assert "failed to authenticate" in err

@@ -1,27 +1,34 @@
-"""Requests against real voice files, without sockets: the Dispatcher over the control-only state."""
+"""Requests against real voice files, without sockets: the Dispatcher over the daemon's own state,
+control-only, and over a real daemon on the test audio server for the requests that need audio."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from test_control_support import VALID_DATA, AudioState, make_library
+from daemon_harness import opened, rig_config, wait_until
+from test_control_support import VALID_DATA, control_only, make_library
 
-from livevoice.config import Config, VoicesConfig
+from livevoice.config import Config, VoicesConfig, load_config
 from livevoice.control.codes import RequestStatus
 from livevoice.control.dispatch import Dispatcher
-from livevoice.control.events import ModeChangedEvent, VoiceChangedEvent
+from livevoice.control.live import LiveState
 from livevoice.control.protocol import RequestBatch, RequestResponse
 from livevoice.control.records import ControlStats
 from livevoice.control.requests import REQUESTS
-from livevoice.control.standalone import ControlOnlyState
+from livevoice.controls import LiveControls
+from livevoice.daemon import Daemon
 from livevoice.errors import LivevoiceError
+from livevoice.frames import ControlChange, ModeChanged, VoiceChanged
+from livevoice.models import Models
 from livevoice.voices import algebra
 from livevoice.voices.library import VoiceLibrary
 
 NO_STATS = ControlStats(0, 0, 0, 0)
+AUDIO_REQUESTS = [name for name, spec in REQUESTS.items() if spec.needs_audio]
 
 
 @pytest.fixture
@@ -30,20 +37,29 @@ def library(tmp_path: Path) -> VoiceLibrary:
 
 
 @pytest.fixture
-def events() -> list[Any]:
+def events() -> list[ControlChange]:
     return []
 
 
 @pytest.fixture
-def state(library: VoiceLibrary, events: list[Any]) -> AudioState:
-    audio_state = AudioState(library)
-    audio_state.bind_events(events.append)
-    return audio_state
+def state(library: VoiceLibrary, events: list[ControlChange]) -> LiveState:
+    live = control_only(library)
+    live.controls.listen(events.append)
+    return live
 
 
 @pytest.fixture
-def dispatcher(state: AudioState) -> Dispatcher:
+def dispatcher(state: LiveState) -> Dispatcher:
     return Dispatcher(state, lambda: NO_STATS)
+
+
+@pytest.fixture
+def daemon(audio_rig: Path, tmp_path: Path, tiny_qwen_dir: Path, tiny_models: Models) -> Iterator[Daemon]:
+    """A real daemon, its loop open on the rig's silent default devices, voices of the tiny model's size."""
+    library = make_library(tmp_path / "voices", dim=64)
+    config = load_config(rig_config(tmp_path, tiny_qwen_dir, library.folder))
+    with opened(config, tiny_models) as running:
+        yield running
 
 
 def call(dispatcher: Dispatcher, request_type: Any, data: Any = None) -> RequestResponse:
@@ -68,9 +84,16 @@ def failed(dispatcher: Dispatcher, request_type: Any, data: Any, status: Request
     return response.request_status.comment
 
 
-@pytest.mark.parametrize("request_type", list(REQUESTS))
+@pytest.mark.parametrize("request_type", [name for name in REQUESTS if name not in AUDIO_REQUESTS])
 def test_every_request_succeeds_with_valid_data(dispatcher: Dispatcher, request_type: str) -> None:
     ok(dispatcher, request_type, VALID_DATA[request_type])
+
+
+@pytest.mark.rig
+@pytest.mark.slow
+@pytest.mark.parametrize("request_type", list(REQUESTS))
+def test_every_request_succeeds_with_valid_data_on_the_daemon(daemon: Daemon, request_type: str) -> None:
+    ok(Dispatcher(daemon.state, lambda: NO_STATS), request_type, VALID_DATA[request_type])
 
 
 def test_reads_describe_the_real_library(dispatcher: Dispatcher, library: VoiceLibrary) -> None:
@@ -95,17 +118,19 @@ def test_reads_describe_the_real_library(dispatcher: Dispatcher, library: VoiceL
 
 
 def test_set_voice_changes_the_voice_and_publishes(
-    dispatcher: Dispatcher, state: AudioState, library: VoiceLibrary, events: list[Any]
+    dispatcher: Dispatcher, state: LiveState, library: VoiceLibrary, events: list[ControlChange]
 ) -> None:
     ok(dispatcher, "SetVoice", {"voice": "bob", "apply": "now"})
     assert ok(dispatcher, "GetStatus")["voice"] == "bob"
-    assert events == [VoiceChangedEvent("bob", "alice", 1024, False, None)]
-    embedding = state.current_embedding()
+    assert events == [VoiceChanged("bob", "alice", 1024, False, None, "now")]
+    embedding = state.controls.voice_for_phrase()
     assert embedding is not None
     np.testing.assert_array_equal(embedding, library.get("bob").embedding)
 
 
-def test_unknown_voice_is_not_found_and_changes_nothing(dispatcher: Dispatcher, events: list[Any]) -> None:
+def test_unknown_voice_is_not_found_and_changes_nothing(
+    dispatcher: Dispatcher, events: list[ControlChange]
+) -> None:
     comment = failed(dispatcher, "SetVoice", {"voice": "zed"}, RequestStatus.RESOURCE_NOT_FOUND)
     assert "unknown voice 'zed'" in comment and "alice" in comment
     assert ok(dispatcher, "GetStatus")["voice"] == "alice"
@@ -113,17 +138,17 @@ def test_unknown_voice_is_not_found_and_changes_nothing(dispatcher: Dispatcher, 
 
 
 def test_mix_voices_makes_the_algebra_mix_current(
-    dispatcher: Dispatcher, state: AudioState, library: VoiceLibrary, events: list[Any]
+    dispatcher: Dispatcher, state: LiveState, library: VoiceLibrary, events: list[ControlChange]
 ) -> None:
     result = ok(dispatcher, "MixVoices", {"weights": {"alice": 7, "bob": 3}})
     assert result == {"voice": "mix:0.7*alice+0.3*bob"}
     current = ok(dispatcher, "GetCurrentVoice")
     assert (current["voice"], current["transient"], current["dim"]) == ("mix:0.7*alice+0.3*bob", True, 1024)
     expected = algebra.mix([(library.get("alice").embedding, 0.7), (library.get("bob").embedding, 0.3)])
-    embedding = state.current_embedding()
+    embedding = state.controls.voice_for_phrase()
     assert embedding is not None
     np.testing.assert_allclose(embedding, expected, rtol=1e-6)
-    assert events[-1].transient is True
+    assert isinstance(events[-1], VoiceChanged) and events[-1].transient is True
 
 
 @pytest.mark.parametrize(
@@ -136,7 +161,11 @@ def test_mix_voices_makes_the_algebra_mix_current(
     ],
 )
 def test_bad_mixes_fail_precisely(
-    dispatcher: Dispatcher, events: list[Any], weights: dict[str, float], status: RequestStatus, fragment: str
+    dispatcher: Dispatcher,
+    events: list[ControlChange],
+    weights: dict[str, float],
+    status: RequestStatus,
+    fragment: str,
 ) -> None:
     assert fragment in failed(dispatcher, "MixVoices", {"weights": weights}, status)
     assert ok(dispatcher, "GetCurrentVoice")["voice"] == "alice"
@@ -144,7 +173,7 @@ def test_bad_mixes_fail_precisely(
 
 
 def test_morph_reports_progress_and_arrives(
-    dispatcher: Dispatcher, state: AudioState, library: VoiceLibrary, events: list[Any]
+    dispatcher: Dispatcher, state: LiveState, library: VoiceLibrary, events: list[ControlChange]
 ) -> None:
     ok(dispatcher, "MorphVoice", {"to": "carol", "durationMs": 600_000, "curve": "ease"})
     current = ok(dispatcher, "GetCurrentVoice")
@@ -157,13 +186,14 @@ def test_morph_reports_progress_and_arrives(
         "ease",
     )
     assert 0.0 <= morph["progress"] < 0.01
-    embedding = state.current_embedding()
+    embedding = state.controls.voice_for_phrase()
     assert embedding is not None
     assert algebra.cosine(embedding, library.get("alice").embedding) > 0.99
+    assert isinstance(events[-1], VoiceChanged)
     assert events[-1].morph is not None and events[-1].voice == "carol"
     ok(dispatcher, "MorphVoice", {"to": "bob", "durationMs": 0})
     assert ok(dispatcher, "GetCurrentVoice")["morph"] is None
-    embedding = state.current_embedding()
+    embedding = state.controls.voice_for_phrase()
     assert embedding is not None
     np.testing.assert_array_equal(embedding, library.get("bob").embedding)
 
@@ -173,11 +203,11 @@ def test_morph_to_another_model_size_is_incompatible(dispatcher: Dispatcher) -> 
     assert "1024" in comment and "2048" in comment
 
 
-def test_mode_and_push_to_talk(dispatcher: Dispatcher, events: list[Any]) -> None:
+def test_mode_and_push_to_talk(dispatcher: Dispatcher, events: list[ControlChange]) -> None:
     ok(dispatcher, "SetMode", {"mode": "convert"})
     assert events == []
     ok(dispatcher, "SetMode", {"mode": "mute"})
-    assert events == [ModeChangedEvent("mute", "convert")]
+    assert events == [ModeChanged("mute", "convert")]
     ok(dispatcher, "SetPushToTalk", {"pressed": True, "enabled": True})
     ok(dispatcher, "SetPushToTalk", {"pressed": False})
     status = ok(dispatcher, "GetStatus")
@@ -185,36 +215,62 @@ def test_mode_and_push_to_talk(dispatcher: Dispatcher, events: list[Any]) -> Non
     failed(dispatcher, "SetMode", {"mode": "loud"}, RequestStatus.INVALID_REQUEST_FIELD)
 
 
-def test_audio_requests_reach_the_state(dispatcher: Dispatcher, state: AudioState) -> None:
-    assert ok(dispatcher, "Speak", {"text": "one"}) == {"utteranceId": 1}
-    assert ok(dispatcher, "Speak", {"text": "two"}) == {"utteranceId": 2}
-    assert state.spoken == ["one", "two"]
+@pytest.mark.rig
+@pytest.mark.slow
+def test_audio_requests_reach_the_daemons_loop(daemon: Daemon) -> None:
+    dispatcher = Dispatcher(daemon.state, lambda: NO_STATS)
+    first = ok(dispatcher, "Speak", {"text": "one"})["utteranceId"]
+    assert ok(dispatcher, "Speak", {"text": "two"}) == {"utteranceId": first + 1}
+
+    def both_played() -> dict[str, Any] | None:
+        stats = ok(dispatcher, "GetStats")["daemon"]
+        return stats if stats["utterances"] == 2 else None  # first samples of both played
+
+    counters = wait_until(both_played, 60, "two typed utterances played")["counters"]
+    assert (counters["phrasesSpoken"], counters["phraseDrops"], counters["ttsErrors"]) == (2, 0, 0)
+
+    ok(dispatcher, "Speak", {"text": "three is cut off"})
     ok(dispatcher, "StopSpeaking")
-    assert state.stops == 1
-    ok(dispatcher, "SetDevices", {"inputDevice": "USB Mic", "monitorDevice": ""})
+    wait_until(lambda: not ok(dispatcher, "GetStatus")["speaking"], 30, "silence after StopSpeaking")
+
     devices = ok(dispatcher, "ListDevices")
-    assert (devices["inputDevice"], devices["outputDevice"], devices["monitorDevice"]) == ("USB Mic", "", "")
-    assert devices["devices"][1] == {
-        "index": 1,
-        "name": "livevoice_out",
-        "hostApi": "PipeWire",
-        "maxInputChannels": 0,
-        "maxOutputChannels": 2,
-        "defaultSampleRate": 48000.0,
-    }
+    assert (devices["inputDevice"], devices["outputDevice"], devices["monitorDevice"]) == ("", "", "")
+    names = [d["name"] for d in devices["devices"]]
+    assert "lvtest_mic" in names  # the rig's named ALSA device
+    before = daemon.pipeline
+    ok(dispatcher, "SetDevices", {"outputDevice": "lvtest_null", "monitorDevice": ""})
+    assert daemon.pipeline is not None and daemon.pipeline is not before  # reopened
+    assert daemon.pipeline.output.stream.device_name == "lvtest_null"  # routed to the sink by name
+    devices = ok(dispatcher, "ListDevices")
+    assert (devices["inputDevice"], devices["outputDevice"], devices["monitorDevice"]) == (
+        "",
+        "lvtest_null",
+        "",
+    )
     assert "'nope'" in failed(
         dispatcher, "SetDevices", {"outputDevice": "nope"}, RequestStatus.RESOURCE_NOT_FOUND
     )
+    assert ok(dispatcher, "ListDevices")["outputDevice"] == "lvtest_null"  # unchanged
     failed(dispatcher, "SetDevices", {}, RequestStatus.MISSING_REQUEST_FIELD)
     failed(dispatcher, "Speak", {"text": " \n\t"}, RequestStatus.REQUEST_FIELD_EMPTY)
-    assert state.spoken == ["one", "two"]
+    assert ok(dispatcher, "GetStatus")["audioAvailable"] is True
 
 
-@pytest.mark.parametrize("request_type", ["Speak", "StopSpeaking", "ListDevices", "SetDevices"])
+@pytest.mark.rig
+@pytest.mark.slow
+def test_a_voice_the_loaded_model_cannot_speak_is_incompatible(daemon: Daemon) -> None:
+    dispatcher = Dispatcher(daemon.state, lambda: NO_STATS)
+    comment = failed(dispatcher, "SetVoice", {"voice": "big"}, RequestStatus.INCOMPATIBLE_RESOURCES)
+    assert comment == "voice 'big' has 128 values but the loaded TTS model takes 64"
+    failed(dispatcher, "MorphVoice", {"to": "big"}, RequestStatus.INCOMPATIBLE_RESOURCES)
+    assert ok(dispatcher, "GetCurrentVoice")["dim"] == 64
+
+
+@pytest.mark.parametrize("request_type", AUDIO_REQUESTS)
 def test_control_only_answers_not_available_for_audio_requests(
     library: VoiceLibrary, request_type: str
 ) -> None:
-    dispatcher = Dispatcher(ControlOnlyState(library, library.get("alice")), lambda: NO_STATS)
+    dispatcher = Dispatcher(control_only(library), lambda: NO_STATS)
     comment = failed(dispatcher, request_type, VALID_DATA[request_type], RequestStatus.NOT_AVAILABLE)
     assert "control-only" in comment
     assert ok(dispatcher, "GetStatus")["audioAvailable"] is False
@@ -222,11 +278,11 @@ def test_control_only_answers_not_available_for_audio_requests(
 
 def test_control_only_state_from_config(library: VoiceLibrary) -> None:
     config = Config(voices=VoicesConfig(library=str(library.folder)))
-    assert ControlOnlyState.from_config(config).get_status().voice == "alice"
+    assert LiveState(LiveControls.from_config(config)).get_status().voice == "alice"
     config = Config(voices=VoicesConfig(library=str(library.folder), default_voice="carol"))
-    assert ControlOnlyState.from_config(config).get_status().voice == "carol"
+    assert LiveState(LiveControls.from_config(config)).get_status().voice == "carol"
     empty = Config(voices=VoicesConfig(library=str(library.folder / "nothing-here")))
-    assert ControlOnlyState.from_config(empty).get_current_voice().voice == ""
+    assert LiveState(LiveControls.from_config(empty)).get_current_voice().voice == ""
 
 
 @pytest.mark.parametrize(
@@ -250,7 +306,9 @@ def test_request_data_must_be_an_object(dispatcher: Dispatcher) -> None:
     failed(dispatcher, "SetVoice", "alice", RequestStatus.INVALID_REQUEST_FIELD_TYPE)
 
 
-class BrokenState(AudioState):
+class BrokenState(LiveState):
+    """The real state with two failures put in: a bug, and an error the user can fix."""
+
     def get_stats(self) -> Any:
         raise RuntimeError("boom")
 
@@ -259,14 +317,14 @@ class BrokenState(AudioState):
 
 
 def test_state_failures_become_statuses(library: VoiceLibrary) -> None:
-    dispatcher = Dispatcher(BrokenState(library), lambda: NO_STATS)
+    dispatcher = Dispatcher(BrokenState(LiveControls(library, library.get("alice"))), lambda: NO_STATS)
     comment = failed(dispatcher, "GetStats", None, RequestStatus.GENERIC_ERROR)
     assert "RuntimeError: boom" in comment
     comment = failed(dispatcher, "StopSpeaking", None, RequestStatus.REQUEST_PROCESSING_FAILED)
     assert comment == "the output device is gone"
 
 
-def test_batch_applies_in_order_and_halts_on_failure(dispatcher: Dispatcher, state: AudioState) -> None:
+def test_batch_applies_in_order_and_halts_on_failure(dispatcher: Dispatcher, state: LiveState) -> None:
     batch = RequestBatch(
         "b",
         (

@@ -1,9 +1,11 @@
-"""Property-based fuzzing of message shapes against a real server.
+"""Property-based fuzzing of message shapes against a real daemon on the test audio server.
 
 Every example opens a real session, identifies, sends one generated message and reads
 the server's answer: a response, or a close with a precise code. Then a second,
 long-lived session checks that the server still answers GetStatus and that the state
 did not change, unless the message was a valid request that changed it on purpose.
+The daemon is the real one (its loop open on the rig's silent devices, the tiny TTS
+model), so Speak, StopSpeaking and SetDevices act on a real loop.
 """
 
 from __future__ import annotations
@@ -15,30 +17,34 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from daemon_harness import Running, rig_config
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from test_control_support import SECRET, VALID_DATA, AudioState, control_config, make_library
+from test_control_support import VALID_DATA, make_library
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from livevoice.config import load_config
 from livevoice.control import auth
 from livevoice.control.codes import CloseCode, RequestStatus
 from livevoice.control.requests import REQUESTS
-from livevoice.control.server import ControlServer, ControlServerThread
 from livevoice.control.wire import wire_fields
+from livevoice.models import Models
+
+pytestmark = [pytest.mark.rig, pytest.mark.slow]
 
 MAX_MESSAGE_BYTES = 8192
 ALLOWED_CLOSE_CODES = {int(c) for c in CloseCode} - {int(CloseCode.UNKNOWN_REASON), int(CloseCode.NORMAL)}
 
 
 class Harness:
-    def __init__(self, folder: Path) -> None:
-        self.state = AudioState(make_library(folder))
-        self.server = ControlServer(self.state, control_config(max_message_bytes=MAX_MESSAGE_BYTES), SECRET)
-        self.state.bind_events(self.server.publish_event)
-        self.thread = ControlServerThread(self.server)
-        self.url = self.thread.start()
+    def __init__(self, folder: Path, tiny_qwen_dir: Path, models: Models) -> None:
+        library = make_library(folder / "voices", dim=64)
+        control = f"max_message_bytes = {MAX_MESSAGE_BYTES}"
+        config = load_config(rig_config(folder, tiny_qwen_dir, library.folder, control=control))
         self._stack = contextlib.ExitStack()
+        self.running = self._stack.enter_context(Running(config, models))
+        self.url = self.running.url
         self.checker = self._stack.enter_context(self.session())
         self.baseline = self.snapshot()
 
@@ -47,7 +53,7 @@ class Harness:
         """An identified session subscribed to no events."""
         with connect(self.url, proxy=None, compression=None, open_timeout=5, max_size=None) as ws:
             hello = json.loads(ws.recv(timeout=5))["d"]["authentication"]
-            answer = auth.auth_response(SECRET, hello["salt"], hello["challenge"])
+            answer = auth.auth_response(self.running.secret, hello["salt"], hello["challenge"])
             identify = {"rpcVersion": 1, "authentication": answer, "eventSubscriptions": 0}
             ws.send(json.dumps({"op": 1, "d": identify}))
             assert json.loads(ws.recv(timeout=5))["op"] == 2
@@ -61,24 +67,33 @@ class Harness:
         return data
 
     def snapshot(self) -> tuple[Any, ...]:
+        """What only a request that succeeded may change."""
+        status = self.request("GetStatus")
+        del status["speaking"], status["speechActive"]  # the loop's own doing, as time passes
         current = self.request("GetCurrentVoice")
         current.pop("morph")  # a morph ends by itself as time passes
+        devices = self.request("ListDevices")
+        del devices["devices"]
+        pipeline = self.running.daemon.pipeline
+        assert pipeline is not None
         return (
-            self.request("GetStatus"),
+            status,
             current,
             self.request("GetTextOptions"),
-            self.state.spoken[:],
-            dict(self.state.devices),
+            devices,
+            pipeline,  # the same object: reopened only by a SetDevices that succeeded
+            pipeline.typed_utterances,
         )
 
     def close(self) -> None:
         self._stack.close()
-        self.thread.stop()
 
 
 @pytest.fixture(scope="module")
-def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    h = Harness(tmp_path_factory.mktemp("fuzz-voices"))
+def harness(
+    audio_rig: Path, tmp_path_factory: pytest.TempPathFactory, tiny_qwen_dir: Path, tiny_models: Models
+) -> Iterator[Harness]:
+    h = Harness(tmp_path_factory.mktemp("fuzz"), tiny_qwen_dir, tiny_models)
     yield h
     h.close()
 

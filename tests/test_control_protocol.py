@@ -386,6 +386,80 @@ def test_pipeline_records_become_events() -> None:
         event_for_frame(frames.Phrase(1, 0, "x", True, 0))
 
 
+def test_every_loop_record_becomes_its_event() -> None:
+    """Each record the loop reports (frames.LoopRecord) has an event, with wire units."""
+    progress = frames.MorphProgress("alice", "carol", 2000, "ease", 0.25)
+    expected: dict[type, tuple[object, str, dict[str, Any]]] = {
+        frames.ModeChanged: (
+            frames.ModeChanged("mute", "convert"),
+            "ModeChanged",
+            {"mode": "mute", "previous": "convert"},
+        ),
+        frames.VoiceChanged: (
+            frames.VoiceChanged("carol", "alice", 1024, False, progress, "now"),
+            "VoiceChanged",
+            {
+                "voice": "carol",
+                "previous": "alice",
+                "dim": 1024,
+                "transient": False,
+                "morph": {
+                    "fromVoice": "alice",
+                    "toVoice": "carol",
+                    "durationMs": 2000,
+                    "curve": "ease",
+                    "progress": 0.25,
+                },
+            },
+        ),
+        frames.StageError: (
+            frames.StageError("tts", "phrase dropped"),
+            "Error",
+            {"source": "tts", "message": "phrase dropped"},
+        ),
+        frames.DeviceLost: (
+            frames.DeviceLost("output", "livevoice_out", "the stream stopped"),
+            "DeviceLost",
+            {"role": "output", "device": "livevoice_out", "reason": "the stream stopped"},
+        ),
+        frames.DeviceRestored: (
+            frames.DeviceRestored("input", "default"),
+            "DeviceRestored",
+            {"role": "input", "device": "default"},
+        ),
+        frames.BufferOverrun: (
+            frames.BufferOverrun("phrases", 3),
+            "BufferOverrun",
+            {"buffer": "phrases", "count": 3},
+        ),
+        frames.BufferUnderrun: (
+            frames.BufferUnderrun("output", 1),
+            "BufferUnderrun",
+            {"buffer": "output", "count": 1},
+        ),
+        frames.LevelMeters: (
+            frames.LevelMeters(1.0, 0.1, 0.5, 0.0),
+            "LevelMeters",
+            {
+                "inputPeakDbfs": 0.0,
+                "inputRmsDbfs": -20.0,
+                "outputPeakDbfs": -6.0206,
+                "outputRmsDbfs": -120.0,
+            },
+        ),
+    }
+    covered = {frames.SpeechStarted, frames.SpeechEnded, frames.TranscriptPartial, frames.TranscriptFinal}
+    covered |= {frames.LatencyStamps}  # above
+    assert set(typing.get_args(frames.LoopRecord)) == covered | set(expected)
+    for record, event_type, data in expected.values():
+        event = event_for_frame(record)
+        assert event.event_type == event_type
+        if event_type == "LevelMeters":  # dBFS of 1.0, 0.1, 0.5 and of silence (clamped)
+            assert to_wire(event) == pytest.approx(data, abs=1e-4)
+        else:
+            assert to_wire(event) == data
+
+
 def test_latency_summary_percentiles() -> None:
     summary = records.LatencySummary.from_values([100.0, 300.0, 200.0, 400.0, 500.0])
     assert (summary.count, summary.last_ms, summary.p50_ms, summary.max_ms) == (5, 500.0, 300.0, 500.0)

@@ -1,4 +1,5 @@
-"""The control server over real sockets: real websockets clients against a real server on 127.0.0.1."""
+"""The control server over real sockets: real websockets clients against a real server on 127.0.0.1,
+over the daemon's own state (control-only, and a whole daemon on the test audio server)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,17 @@ import asyncio
 import json
 import socket
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
+from daemon_harness import Running, rig_config
 from test_control_support import (
     SECRET,
     VALID_DATA,
-    AudioState,
     closed_with,
     control_config,
+    control_only,
     make_library,
     raw_connect,
     raw_identify,
@@ -23,6 +26,7 @@ from test_control_support import (
 )
 from websockets.exceptions import InvalidStatus
 
+from livevoice.config import load_config
 from livevoice.control.client import (
     ConnectionClosedError,
     ControlClient,
@@ -33,6 +37,7 @@ from livevoice.control.codes import CloseCode, EventSubscription, RequestStatus
 from livevoice.control.events import LevelMetersEvent
 from livevoice.control.requests import REQUESTS
 from livevoice.control.server import ControlServer, ControlServerError, ControlServerThread
+from livevoice.models import Models
 from livevoice.voices.library import VoiceLibrary
 
 
@@ -58,7 +63,7 @@ LEVELS = LevelMetersEvent(-12.0, -24.0, -9.5, -20.25)
 
 def test_handshake_identify_and_first_request(library: VoiceLibrary) -> None:
     async def scenario() -> None:
-        async with running_server(AudioState(library)) as server:
+        async with running_server(control_only(library)) as server:
             assert server.port > 0
             first = await raw_connect(server.url)
             second = await raw_connect(server.url)
@@ -99,7 +104,7 @@ def test_identify_failures_close_the_session(
     library: VoiceLibrary, identify: dict[str, Any], code: int
 ) -> None:
     async def scenario() -> None:
-        async with running_server(AudioState(library)) as server:
+        async with running_server(control_only(library)) as server:
             ws = await raw_connect(server.url)
             await recv_json(ws)
             await ws.send(json.dumps({"op": 1, "d": identify}))
@@ -113,7 +118,7 @@ def test_identify_failures_close_the_session(
 
 def test_client_with_the_wrong_secret_gets_one_clear_line(library: VoiceLibrary) -> None:
     async def scenario() -> None:
-        async with running_server(AudioState(library)) as server:
+        async with running_server(control_only(library)) as server:
             with pytest.raises(ControlClientError, match="refused the secret"):
                 await ControlClient.connect(server.url, "not-the-secret-at-all")
 
@@ -122,14 +127,14 @@ def test_client_with_the_wrong_secret_gets_one_clear_line(library: VoiceLibrary)
 
 def test_session_rules(library: VoiceLibrary) -> None:
     async def scenario() -> None:
-        async with running_server(AudioState(library), identify_timeout_s=0.3) as server:
+        async with running_server(control_only(library), identify_timeout_s=0.3) as server:
             silent = await raw_connect(server.url)
             await recv_json(silent)
             code, reason = await closed_with(silent)
             assert code == CloseCode.IDENTIFY_TIMEOUT
             assert "0.3 s" in reason
 
-        async with running_server(AudioState(library)) as server:
+        async with running_server(control_only(library)) as server:
             early = await raw_connect(server.url)
             await recv_json(early)
             await early.send(json.dumps({"op": 6, "d": {"requestType": "GetStatus", "requestId": "1"}}))
@@ -153,10 +158,17 @@ def test_session_rules(library: VoiceLibrary) -> None:
 # -- requests -----------------------------------------------------------------------
 
 
-def test_every_request_and_its_errors_over_the_socket(library: VoiceLibrary) -> None:
-    async def scenario() -> None:
-        state = AudioState(library)
-        async with running_server(state) as server, await ControlClient.connect(server.url, SECRET) as client:
+@pytest.mark.rig
+@pytest.mark.slow
+def test_every_request_and_its_errors_over_the_socket(
+    audio_rig: Path, tmp_path: Path, tiny_qwen_dir: Path, tiny_models: Models
+) -> None:
+    """A whole daemon on the rig (its loop, its control server), every request over its socket."""
+    library = make_library(tmp_path / "voices", dim=64)
+    config = load_config(rig_config(tmp_path, tiny_qwen_dir, library.folder))
+
+    async def scenario(running: Running) -> None:
+        async with await running.client() as client:
             for request_type in REQUESTS:
                 response = await client.call(request_type, VALID_DATA[request_type])
                 assert response.ok, (request_type, response.request_status)
@@ -170,9 +182,28 @@ def test_every_request_and_its_errors_over_the_socket(library: VoiceLibrary) -> 
             assert "600 ResourceNotFound" in str(caught.value)
             unknown = await client.call("Explode")
             assert unknown.request_status.code == RequestStatus.UNKNOWN_REQUEST_TYPE
-            assert state.spoken == ["hello there"]
+            assert (await client.request("ListDevices"))["outputDevice"] == "lvtest_null"
+            spoken = await client.request("Speak", {"text": "Still speaking."})
+            latency = await client.wait_for("UtteranceLatency", 60, utteranceId=spoken["utteranceId"])
+            assert latency["outputFirstPacketMs"] > 0
             stats = await client.request("GetStats")
             assert stats["control"]["clients"] == 1
+            assert stats["daemon"]["ttsFirstPacket"]["count"] >= 1
+            assert stats["daemon"]["counters"]["ttsErrors"] == 0
+
+    with Running(config, tiny_models) as running:
+        run(scenario(running))
+
+
+def test_every_request_of_control_only_over_the_socket(library: VoiceLibrary) -> None:
+    async def scenario() -> None:
+        state = control_only(library)
+        async with running_server(state) as server, await ControlClient.connect(server.url, SECRET) as client:
+            for request_type in REQUESTS:
+                response = await client.call(request_type, VALID_DATA[request_type])
+                expected = RequestStatus.NOT_AVAILABLE if REQUESTS[request_type].needs_audio else 100
+                assert response.request_status.code == expected, (request_type, response.request_status)
+            stats = await client.request("GetStats")
             assert stats["daemon"]["ttsFirstPacket"] == {
                 "count": 0,
                 "lastMs": None,
@@ -186,7 +217,7 @@ def test_every_request_and_its_errors_over_the_socket(library: VoiceLibrary) -> 
 
 def test_requests_of_one_session_are_answered_in_order(library: VoiceLibrary) -> None:
     async def scenario() -> None:
-        async with running_server(AudioState(library)) as server:
+        async with running_server(control_only(library)) as server:
             ws = await raw_connect(server.url)
             await raw_identify(ws, subscriptions=0)
             voices = ["bob", "carol", "alice", "bob"]
@@ -212,7 +243,7 @@ def test_requests_of_one_session_are_answered_in_order(library: VoiceLibrary) ->
 
 def test_batch_requests(library: VoiceLibrary) -> None:
     async def scenario() -> None:
-        async with running_server(AudioState(library)) as server:
+        async with running_server(control_only(library)) as server:
             async with await ControlClient.connect(server.url, SECRET, event_subscriptions=0) as client:
                 results = await client.batch(
                     [("SetMode", {"mode": "mute"}), ("SetVoice", {"voice": "carol"}), ("GetStatus", None)]
@@ -244,7 +275,7 @@ def test_batch_requests(library: VoiceLibrary) -> None:
 
 def test_events_reach_exactly_their_subscribers(library: VoiceLibrary) -> None:
     async def scenario() -> None:
-        async with running_server(AudioState(library)) as server:
+        async with running_server(control_only(library)) as server:
             everything = await ControlClient.connect(server.url, SECRET)
             mode_only = await ControlClient.connect(
                 server.url, SECRET, event_subscriptions=EventSubscription.MODE
@@ -298,7 +329,7 @@ def test_events_reach_exactly_their_subscribers(library: VoiceLibrary) -> None:
 
 
 def test_publish_from_many_threads_keeps_each_threads_order(library: VoiceLibrary) -> None:
-    server = ControlServer(AudioState(library), control_config(), SECRET)
+    server = ControlServer(control_only(library), control_config(), SECRET)
     assert not server.publish("ModeChanged", {"mode": "mute", "previous": "convert"})
     with pytest.raises(ValueError, match="unknown event type"):
         server.publish("Explosion", {})
@@ -338,7 +369,7 @@ def test_publish_from_many_threads_keeps_each_threads_order(library: VoiceLibrar
 
 def test_fifty_concurrent_clients(library: VoiceLibrary) -> None:
     async def scenario() -> None:
-        async with running_server(AudioState(library)) as server:
+        async with running_server(control_only(library)) as server:
             clients = await asyncio.gather(*(ControlClient.connect(server.url, SECRET) for _ in range(50)))
 
             async def work(index: int, client: ControlClient) -> None:
@@ -360,7 +391,7 @@ def test_fifty_concurrent_clients(library: VoiceLibrary) -> None:
 
 def test_a_client_that_never_reads_is_closed_without_delaying_others(library: VoiceLibrary) -> None:
     async def scenario() -> None:
-        async with running_server(AudioState(library), send_queue_size=8) as server:
+        async with running_server(control_only(library), send_queue_size=8) as server:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             sock.setblocking(False)
@@ -393,7 +424,7 @@ def test_a_client_that_never_reads_is_closed_without_delaying_others(library: Vo
 def test_browser_origins_are_refused_unless_allowed(library: VoiceLibrary) -> None:
     async def scenario() -> None:
         allowed = ("http://localhost:8080",)
-        async with running_server(AudioState(library), allowed_origins=allowed) as server:
+        async with running_server(control_only(library), allowed_origins=allowed) as server:
             with pytest.raises(InvalidStatus) as caught:
                 await raw_connect(server.url, origin="http://evil.example")
             assert caught.value.response.status_code == 403
@@ -403,7 +434,7 @@ def test_browser_origins_are_refused_unless_allowed(library: VoiceLibrary) -> No
             page = await ControlClient.connect(server.url, SECRET, origin="http://localhost:8080")
             assert (await page.request("GetStatus"))["voice"] == "alice"
             await page.close()
-        async with running_server(AudioState(library)) as server:
+        async with running_server(control_only(library)) as server:
             with pytest.raises(InvalidStatus):
                 await raw_connect(server.url, origin="http://localhost:8080")
 
@@ -412,7 +443,7 @@ def test_browser_origins_are_refused_unless_allowed(library: VoiceLibrary) -> No
 
 def test_oversized_and_malformed_messages_close_only_their_session(library: VoiceLibrary) -> None:
     async def scenario() -> None:
-        async with running_server(AudioState(library), max_message_bytes=1024) as server:
+        async with running_server(control_only(library), max_message_bytes=1024) as server:
             bystander = await ControlClient.connect(server.url, SECRET)
             big = await raw_connect(server.url)
             await raw_identify(big)
@@ -448,7 +479,7 @@ def test_oversized_and_malformed_messages_close_only_their_session(library: Voic
 
 def test_stopping_the_server_says_going_away_and_frees_the_port(library: VoiceLibrary) -> None:
     async def scenario() -> None:
-        state = AudioState(library)
+        state = control_only(library)
         server = ControlServer(state, control_config(), SECRET)
         await server.start()
         client = await ControlClient.connect(server.url, SECRET)

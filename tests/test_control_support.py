@@ -1,8 +1,9 @@
-"""Shared pieces of the control tests: a real voice library, a state with audio requests, a server.
+"""Shared pieces of the control tests: a real voice library, the real state, a server.
 
-No tests here. ``AudioState`` stands in for the daemon (not written yet) only for the
-four requests that need the audio loop; everything else is the real
-:class:`ControlOnlyState` over real voice files.
+No tests here. The state is always the daemon's own :class:`LiveState` over
+:class:`LiveControls` and real voice files: without an audio loop (control-only) here;
+the tests of the requests that need audio run it over a real daemon on the test audio
+server (``daemon_harness``).
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from livevoice.config import ControlConfig
 from livevoice.control import auth
 from livevoice.control.codes import RPC_VERSION, EventSubscription
-from livevoice.control.records import DeviceInfo, DeviceList
+from livevoice.control.live import LiveState
 from livevoice.control.server import ControlServer
-from livevoice.control.standalone import ControlOnlyState
-from livevoice.control.state import ResourceNotFoundError
+from livevoice.controls import LiveControls
 from livevoice.voices.embedding import Voice, VoiceMeta
 from livevoice.voices.library import VoiceLibrary
 
@@ -45,60 +45,29 @@ VALID_DATA: dict[str, dict[str, Any] | None] = {
     "Speak": {"text": "hello there"},
     "StopSpeaking": None,
     "ListDevices": None,
-    "SetDevices": {"outputDevice": "livevoice_out"},
+    "SetDevices": {"outputDevice": "lvtest_null"},
 }
-"""A valid requestData for every request type."""
+"""A valid requestData for every request type (``lvtest_null``: the rig's silent default sink)."""
 
 
-def make_library(folder: Path) -> VoiceLibrary:
-    """alice, bob, carol (1024 values) and big (2048 values), random but fixed."""
+def make_library(folder: Path, dim: int = 1024) -> VoiceLibrary:
+    """alice, bob, carol (``dim`` values: 1024 as for the 0.6B model, 64 for the tiny test
+    model) and big (twice as many), random but fixed."""
     library = VoiceLibrary(folder)
     rng = np.random.default_rng(1234)
     for name in ("alice", "bob", "carol"):
-        embedding = rng.standard_normal(1024).astype(np.float32)
+        embedding = rng.standard_normal(dim).astype(np.float32)
         library.add(
             Voice(embedding, VoiceMeta(name=name, model_id="Qwen/Qwen3-TTS-12Hz-0.6B-Base", note="test"))
         )
-    big = rng.standard_normal(2048).astype(np.float32)
+    big = rng.standard_normal(2 * dim).astype(np.float32)
     library.add(Voice(big, VoiceMeta(name="big", model_id="Qwen/Qwen3-TTS-12Hz-1.7B-Base")))
     return library
 
 
-class AudioState(ControlOnlyState):
-    """ControlOnlyState plus the audio requests, recorded (the daemon is not written yet)."""
-
-    DEVICES = (
-        DeviceInfo(0, "USB Mic", "ALSA", 1, 0, 48000.0),
-        DeviceInfo(1, "livevoice_out", "PipeWire", 0, 2, 48000.0),
-    )
-
-    def __init__(self, library: VoiceLibrary) -> None:
-        super().__init__(library, library.get("alice"))
-        self.spoken: list[str] = []
-        self.stops = 0
-        self.devices = {"input": "", "output": "", "monitor": ""}
-
-    def speak(self, text: str) -> int:
-        self.spoken.append(text)
-        return len(self.spoken)
-
-    def stop_speaking(self) -> None:
-        self.stops += 1
-
-    def list_devices(self) -> DeviceList:
-        d = self.devices
-        return DeviceList(self.DEVICES, d["input"], d["output"], d["monitor"])
-
-    def set_devices(
-        self, input_device: str | None, output_device: str | None, monitor_device: str | None
-    ) -> None:
-        names = {dev.name for dev in self.DEVICES}
-        for role, value in (("input", input_device), ("output", output_device), ("monitor", monitor_device)):
-            if value and value not in names:
-                raise ResourceNotFoundError(f"no {role} device {value!r}")
-        for role, value in (("input", input_device), ("output", output_device), ("monitor", monitor_device)):
-            if value is not None:
-                self.devices[role] = value
+def control_only(library: VoiceLibrary) -> LiveState:
+    """The state ``livevoice run --control-only`` serves, starting with voice alice."""
+    return LiveState(LiveControls(library, library.get("alice")))
 
 
 def control_config(**changes: Any) -> ControlConfig:
@@ -108,11 +77,11 @@ def control_config(**changes: Any) -> ControlConfig:
 
 
 @contextlib.asynccontextmanager
-async def running_server(state: Any, **changes: Any) -> AsyncIterator[ControlServer]:
-    """A started server on 127.0.0.1, an ephemeral port, secret :data:`SECRET`."""
+async def running_server(state: LiveState, **changes: Any) -> AsyncIterator[ControlServer]:
+    """A started server over a control-only ``state`` on 127.0.0.1, an ephemeral port, secret
+    :data:`SECRET`; the changes of its controls are published as run_control_only does."""
     server = ControlServer(state, control_config(**changes), SECRET)
-    if hasattr(state, "bind_events"):
-        state.bind_events(server.publish_event)
+    state.controls.listen(server.publish_record)
     await server.start()
     try:
         yield server

@@ -1,9 +1,9 @@
 """GetTextOptions / SetTextOptions: the text stage switched at run time, over the dispatcher,
-a real websocket, the live daemon's state and ``livevoice ctl``.
+a real websocket, the daemon's pipeline and ``livevoice ctl``.
 
-Every check of a change also puts words through the text stage that was configured and
-compares what comes out, so a request that answered success without reaching the stage
-fails.
+Every check of a change also puts words through a text stage with the settings in force
+and compares what comes out, so a request that answered success without reaching the
+settings fails; the pipeline tests follow committed words to the TTS queue.
 """
 
 from __future__ import annotations
@@ -15,26 +15,27 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from test_control_support import SECRET, make_library, running_server
 
+from livevoice.audio.budget import plan_buffers
 from livevoice.cli import main
 from livevoice.config import Config, TextConfig, VoicesConfig
 from livevoice.control.client import ControlClient, RequestFailedError
 from livevoice.control.codes import RequestStatus
 from livevoice.control.dispatch import Dispatcher
+from livevoice.control.live import LiveState
 from livevoice.control.protocol import RequestBatch, RequestResponse
 from livevoice.control.records import ControlStats, TextOptions
 from livevoice.control.requests import SetTextOptionsRequest
-from livevoice.control.standalone import ControlOnlyState
 from livevoice.control.wire import camel, to_wire, wire_fields
-from livevoice.daemon import Daemon, LiveState, Models
-from livevoice.frames import TranscriptFinal, Word
+from livevoice.controls import LiveControls
+from livevoice.frames import TranscriptFinal, Word, WordsCommitted
 from livevoice.pipeline import Pipeline
+from livevoice.reload import reload_config
 from livevoice.text import Beep, Say, TextStage, WordFilterError, words_from_text
 from livevoice.voices.library import VoiceLibrary
 
@@ -56,12 +57,12 @@ def word_list(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def state(library: VoiceLibrary) -> ControlOnlyState:
-    return ControlOnlyState(library, library.get("alice"))
+def state(library: VoiceLibrary) -> LiveState:
+    return LiveState(LiveControls(library, library.get("alice")))
 
 
 @pytest.fixture
-def dispatcher(state: ControlOnlyState) -> Dispatcher:
+def dispatcher(state: LiveState) -> Dispatcher:
     return Dispatcher(state, lambda: NO_STATS)
 
 
@@ -85,7 +86,10 @@ def failed(dispatcher: Dispatcher, data: Any, status: RequestStatus) -> str:
     return comment
 
 
-def parts(stage: TextStage, text: str = SENTENCE) -> tuple[Any, ...]:
+def parts(stage: TextStage | LiveState, text: str = SENTENCE) -> tuple[Any, ...]:
+    """``text`` through a stage, or through a stage with the settings a state has in force."""
+    if isinstance(stage, LiveState):
+        stage = TextStage(stage.controls.text_settings)
     return stage.process(words_from_text(text))
 
 
@@ -105,7 +109,7 @@ def test_request_and_answer_have_exactly_the_text_config_keys() -> None:
 def test_get_answers_the_settings_of_the_config(library: VoiceLibrary, word_list: Path) -> None:
     text = TextConfig(segment_on="sentence", word_filter_file=str(word_list), filter_action="drop")
     config = Config(voices=VoicesConfig(library=str(library.folder)), text=text)
-    dispatcher = Dispatcher(ControlOnlyState.from_config(config), lambda: NO_STATS)
+    dispatcher = Dispatcher(LiveState(LiveControls.from_config(config)), lambda: NO_STATS)
     assert ok(dispatcher, "GetTextOptions") == {
         **DEFAULTS,
         "segmentOn": "sentence",
@@ -115,15 +119,15 @@ def test_get_answers_the_settings_of_the_config(library: VoiceLibrary, word_list
 
 
 def test_set_changes_only_the_given_fields_and_the_stage_uses_them(
-    dispatcher: Dispatcher, state: ControlOnlyState, word_list: Path
+    dispatcher: Dispatcher, state: LiveState, word_list: Path
 ) -> None:
     assert ok(dispatcher, "GetTextOptions") == DEFAULTS
-    assert parts(state.text) == (Say(SENTENCE),)
+    assert parts(state) == (Say(SENTENCE),)
 
     answer = ok(dispatcher, "SetTextOptions", {"wordFilterFile": str(word_list)})
     assert answer == {**DEFAULTS, "wordFilterFile": str(word_list)}
     assert ok(dispatcher, "GetTextOptions") == answer
-    assert parts(state.text) == (
+    assert parts(state) == (
         Say("Um, well"),
         Beep(0.0, 1),
         Say("it,"),
@@ -134,24 +138,26 @@ def test_set_changes_only_the_given_fields_and_the_stage_uses_them(
     changes = {"cleanDisfluencies": True, "filterAction": "replace", "filterReplacement": "beans"}
     answer = ok(dispatcher, "SetTextOptions", changes)
     assert answer == {**DEFAULTS, "wordFilterFile": str(word_list), **changes}
-    assert parts(state.text) == (Say("Well beans it, beans I want cake."),)
+    assert parts(state) == (Say("Well beans it, beans I want cake."),)
 
     ok(dispatcher, "SetTextOptions", {"filterAction": "drop", "fillers": ["well"]})
-    assert parts(state.text) == (Say("Um, it, I want cake."),)
+    assert parts(state) == (Say("Um, it, I want cake."),)
 
     answer = ok(dispatcher, "SetTextOptions", {"wordFilterFile": "", "cleanDisfluencies": False})
     assert answer == {**DEFAULTS, "filterAction": "drop", "filterReplacement": "beans", "fillers": ["well"]}
-    assert parts(state.text) == (Say(SENTENCE),)
+    assert parts(state) == (Say(SENTENCE),)
 
 
-def test_phrase_settings_reach_the_segmenter(dispatcher: Dispatcher, state: ControlOnlyState) -> None:
+def test_phrase_settings_reach_the_segmenter(dispatcher: Dispatcher, state: LiveState) -> None:
+    stage = TextStage(state.controls.text_settings)
     ws = words_from_text("So, I went home. Then we ate, and slept.")
-    assert [p.text for p in state.text.on_words(1, ws, 1)] == ["So, I went home.", "Then we ate,"]
-    state.text.discard(1)
+    assert [p.text for p in stage.on_words(1, ws, 1)] == ["So, I went home.", "Then we ate,"]
+    stage.discard(1)
     ok(dispatcher, "SetTextOptions", {"segmentOn": "end"})
-    assert state.text.on_words(2, ws, 1) == []
+    stage.use(state.controls.text_settings)  # as the pipeline does before each batch of words
+    assert stage.on_words(2, ws, 1) == []
     final = TranscriptFinal(2, " ".join(w.text for w in ws), ws, 0.0, 1.0, 1, 2, 3)
-    assert [(p.text, p.final) for p in state.text.on_final(final)] == [(final.text, True)]
+    assert [(p.text, p.final) for p in stage.on_final(final)] == [(final.text, True)]
 
 
 @pytest.mark.parametrize(
@@ -193,14 +199,14 @@ def test_phrase_settings_reach_the_segmenter(dispatcher: Dispatcher, state: Cont
 )
 def test_bad_values_answer_one_precise_line_and_change_nothing(
     dispatcher: Dispatcher,
-    state: ControlOnlyState,
+    state: LiveState,
     word_list: Path,
     data: dict[str, Any],
     status: RequestStatus,
     fragments: list[str],
 ) -> None:
     before = ok(dispatcher, "SetTextOptions", {"wordFilterFile": str(word_list), "minPhraseWords": 3})
-    expected_parts = parts(state.text)
+    expected_parts = parts(state)
     assert Beep(0.0, 1) in expected_parts
     if status != RequestStatus.MISSING_REQUEST_FIELD:  # a valid change beside it is not applied either
         data = {"cleanDisfluencies": True, **data}
@@ -208,7 +214,7 @@ def test_bad_values_answer_one_precise_line_and_change_nothing(
     for fragment in fragments:
         assert fragment in comment
     assert ok(dispatcher, "GetTextOptions") == before
-    assert parts(state.text) == expected_parts
+    assert parts(state) == expected_parts
 
 
 @pytest.mark.parametrize(
@@ -222,7 +228,7 @@ def test_bad_values_answer_one_precise_line_and_change_nothing(
 )
 def test_a_bad_list_file_keeps_the_old_settings(
     dispatcher: Dispatcher,
-    state: ControlOnlyState,
+    state: LiveState,
     word_list: Path,
     tmp_path: Path,
     content: bytes | str | None,
@@ -239,25 +245,25 @@ def test_a_bad_list_file_keeps_the_old_settings(
     )
     assert comment.startswith(f"word filter list {bad}") and fragment in comment
     assert ok(dispatcher, "GetTextOptions") == before
-    assert parts(state.text, "darn it") == (Beep(0.0, 1), Say("it"))
+    assert parts(state, "darn it") == (Beep(0.0, 1), Say("it"))
 
 
 def test_setting_the_same_list_again_reads_the_edited_file(
-    dispatcher: Dispatcher, state: ControlOnlyState, word_list: Path
+    dispatcher: Dispatcher, state: LiveState, word_list: Path
 ) -> None:
     ok(dispatcher, "SetTextOptions", {"wordFilterFile": str(word_list), "filterAction": "drop"})
-    assert parts(state.text, "darn heck it") == (Say("heck it"),)
+    assert parts(state, "darn heck it") == (Say("heck it"),)
     word_list.write_text("heck\n", encoding="utf-8")
-    assert parts(state.text, "darn heck it") == (Say("heck it"),)  # loaded once, not per phrase
+    assert parts(state, "darn heck it") == (Say("heck it"),)  # loaded once, not per phrase
     ok(dispatcher, "SetTextOptions", {"wordFilterFile": str(word_list)})
-    assert parts(state.text, "darn heck it") == (Say("darn it"),)
+    assert parts(state, "darn heck it") == (Say("darn it"),)
     word_list.unlink()
     comment = failed(dispatcher, {"cleanDisfluencies": True}, RequestStatus.INVALID_REQUEST_FIELD)
     assert "does not exist" in comment
-    assert parts(state.text, "darn heck it") == (Say("darn it"),)
+    assert parts(state, "darn heck it") == (Say("darn it"),)
 
 
-def test_a_batch_halts_at_a_bad_change(dispatcher: Dispatcher, state: ControlOnlyState) -> None:
+def test_a_batch_halts_at_a_bad_change(dispatcher: Dispatcher, state: LiveState) -> None:
     batch = RequestBatch(
         "b",
         (
@@ -269,7 +275,7 @@ def test_a_batch_halts_at_a_bad_change(dispatcher: Dispatcher, state: ControlOnl
     )
     codes = [r.request_status.code for r in dispatcher.handle_batch(batch).results]
     assert codes == [RequestStatus.SUCCESS, RequestStatus.INVALID_REQUEST_FIELD]
-    assert state.text.config == TextConfig(clean_disfluencies=True)
+    assert state.controls.text_settings.config == TextConfig(clean_disfluencies=True)
 
 
 def test_control_only_start_with_a_missing_list_is_one_line(library: VoiceLibrary, tmp_path: Path) -> None:
@@ -278,71 +284,87 @@ def test_control_only_start_with_a_missing_list_is_one_line(library: VoiceLibrar
         voices=VoicesConfig(library=str(library.folder)), text=TextConfig(word_filter_file=str(missing))
     )
     with pytest.raises(WordFilterError, match=f"word filter list {re.escape(str(missing))} does not exist"):
-        ControlOnlyState.from_config(config)
+        LiveControls.from_config(config)
 
 
-# -- the live daemon's state -----------------------------------------------------------
+# -- the daemon's pipeline ------------------------------------------------------------
 
 
-def _pipeline(daemon: Daemon) -> Pipeline:
+def _pipeline(controls: LiveControls) -> Pipeline:
     """A real pipeline as the daemon builds it, not started: no devices opened, no model called."""
     devices: dict[str, Any] = {"input": None, "output": None, "monitor": None}
-    return Pipeline(daemon.config, daemon.plan, devices, None, None, None, lambda: None, lambda _: None)
+    plan = plan_buffers(300, 48000)
+    return Pipeline(Config(), plan, devices, None, None, None, controls, lambda _: None)
 
 
-@pytest.fixture
-def live(library: VoiceLibrary) -> Iterator[tuple[Daemon, LiveState]]:
-    config = Config(voices=VoicesConfig(library=str(library.folder)))
-    daemon = Daemon(config, None, Models(None, None, None), json_events=False)
-    daemon.state = LiveState(daemon, ControlOnlyState.from_config(config))
-    daemon.pipeline = _pipeline(daemon)
-    yield daemon, daemon.state
+def _spoken(pipeline: Pipeline, utterance_id: int, text: str) -> list[tuple[Any, ...]]:
+    """Committed words in as the recogniser hands them on, the final text after: the parts
+    of the phrases queued for the TTS."""
+    ws = words_from_text(text)
+    pipeline._on_transcript(WordsCommitted(utterance_id, ws, 1))
+    pipeline._on_transcript(TranscriptFinal(utterance_id, text, ws, 0.0, 1.0, 1, 2, 3))
+    queued = []
+    while pipeline.tts.queued:
+        queued.append(pipeline.tts._queue.get_nowait())
+    return [getattr(phrase, "parts", ()) for phrase in queued]
 
 
-def test_live_state_switches_the_running_pipeline_and_keeps_it_for_a_rebuild(
-    live: tuple[Daemon, LiveState], word_list: Path
+def test_the_running_pipeline_and_a_rebuilt_one_use_the_settings_in_force(
+    library: VoiceLibrary, word_list: Path
 ) -> None:
-    daemon, state = live
-    dispatcher = Dispatcher(state, lambda: NO_STATS)
-    running = daemon.pipeline
-    assert running is not None
+    controls = LiveControls(library, library.get("alice"))
+    dispatcher = Dispatcher(LiveState(controls), lambda: NO_STATS)
+    running = _pipeline(controls)
+    assert _spoken(running, 1, "Darn it, oh my gosh.") == [(Say("Darn it, oh my gosh."),)]
     changes = {"wordFilterFile": str(word_list), "filterAction": "replace", "cleanDisfluencies": True}
     assert ok(dispatcher, "SetTextOptions", changes) == {**DEFAULTS, **changes}
-    assert parts(running.text) == (Say("Well bleep it, bleep I want cake."),)
-    assert daemon.config.text == TextConfig(
-        word_filter_file=str(word_list), filter_action="replace", clean_disfluencies=True
-    )
-    assert ok(dispatcher, "GetTextOptions") == {**DEFAULTS, **changes}
+    assert _spoken(running, 2, SENTENCE) == [(Say("Well bleep it,"),), (Say("bleep I want cake."),)]
 
     comment = failed(dispatcher, {"maxPhraseWords": 1}, RequestStatus.INVALID_REQUEST_FIELD)
     assert "text.max_phrase_words = 1" in comment
     failed(dispatcher, {"wordFilterFile": str(word_list) + ".gone"}, RequestStatus.INVALID_REQUEST_FIELD)
-    assert daemon.config.text.word_filter_file == str(word_list)
-    assert parts(running.text) == (Say("Well bleep it, bleep I want cake."),)
+    assert _spoken(running, 3, SENTENCE) == [(Say("Well bleep it,"),), (Say("bleep I want cake."),)]
 
-    rebuilt = _pipeline(daemon)  # what a device change builds
-    assert parts(rebuilt.text) == (Say("Well bleep it, bleep I want cake."),)
+    rebuilt = _pipeline(controls)  # what a device change builds
+    assert _spoken(rebuilt, 4, "Darn it") == [(Say("Bleep it"),)]
+    ok(dispatcher, "SetTextOptions", {"filterAction": "drop"})
+    assert _spoken(rebuilt, 5, "Darn it") == [(Say("It"),)]
 
 
-def test_live_state_without_a_pipeline_checks_and_keeps_the_settings(
-    live: tuple[Daemon, LiveState], word_list: Path
+def test_sighup_puts_the_files_text_settings_in_force_or_keeps_them(
+    library: VoiceLibrary, word_list: Path, tmp_path: Path
 ) -> None:
-    daemon, state = live
-    daemon.pipeline = None  # devices being reopened
-    dispatcher = Dispatcher(state, lambda: NO_STATS)
-    failed(dispatcher, {"wordFilterFile": str(word_list) + ".gone"}, RequestStatus.INVALID_REQUEST_FIELD)
-    assert daemon.config.text == TextConfig()
-    ok(dispatcher, "SetTextOptions", {"wordFilterFile": str(word_list), "filterAction": "drop"})
-    assert ok(dispatcher, "GetTextOptions")["filterAction"] == "drop"
-    daemon.pipeline = _pipeline(daemon)
-    assert parts(daemon.pipeline.text, "Darn it") == (Say("It"),)
+    path = tmp_path / "config.toml"
+    voices = f'[voices]\nlibrary = "{library.folder}"\n'
+    path.write_text(voices + f'[text]\nword_filter_file = "{word_list}"\nfilter_action = "drop"\n')
+    controls = LiveControls(library, library.get("alice"))
+    pipeline = _pipeline(controls)
+    first = reload_config(path, Config(), controls)
+    assert (first.loaded, first.errors, first.needs_restart) == (True, (), ())
+    assert first.config.text.filter_action == "drop"
+    assert _spoken(pipeline, 1, "Darn it") == [(Say("It"),)]
+
+    path.write_text(voices + f'[text]\nword_filter_file = "{word_list}.gone"\n[audio]\noutput_device = "x"\n')
+    second = reload_config(path, first.config, controls)
+    assert second.loaded and second.errors == (
+        f"text settings not reloaded: word filter list {word_list}.gone does not exist",
+    )
+    assert second.needs_restart == ("audio",)
+    assert second.config.text == first.config.text  # the settings in force are kept
+    assert _spoken(pipeline, 2, "Darn it") == [(Say("It"),)]
+
+    path.write_text("[text]\nsegment_on = 3\n")
+    third = reload_config(path, second.config, controls)
+    assert (third.loaded, third.config) == (False, second.config)
+    assert third.errors[0].startswith("config not reloaded: ")
+    assert _spoken(pipeline, 3, "Darn it") == [(Say("It"),)]
 
 
 # -- over a real websocket -------------------------------------------------------------
 
 
 def test_over_the_socket(library: VoiceLibrary, word_list: Path) -> None:
-    state = ControlOnlyState(library, library.get("alice"))
+    state = LiveState(LiveControls(library, library.get("alice")))
 
     async def scenario() -> None:
         async with running_server(state) as server, await ControlClient.connect(server.url, SECRET) as client:
@@ -364,8 +386,9 @@ def test_over_the_socket(library: VoiceLibrary, word_list: Path) -> None:
     asyncio.run(scenario())
     ws = (Word("Um,", 0.0, 0.3), Word("oh", 0.25, 0.5), Word("my", 0.5, 0.6), Word("gosh", 0.6, 0.75))
     ws += words_from_text("I I want cake.")
-    phrases = state.text.on_words(7, ws, 1)
-    phrases += state.text.on_final(TranscriptFinal(7, "", ws, 0.0, 1.0, 1, 2, 3))
+    stage = TextStage(state.controls.text_settings)
+    phrases = stage.on_words(7, ws, 1)
+    phrases += stage.on_final(TranscriptFinal(7, "", ws, 0.0, 1.0, 1, 2, 3))
     assert [(p.parts, p.final) for p in phrases] == [((Beep(0.5, 3), Say("I want cake.")), False), ((), True)]
 
 

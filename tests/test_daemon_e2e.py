@@ -21,14 +21,19 @@ from typing import Any
 import jiwer
 import numpy as np
 import pytest
-from daemon_harness import Recorder, Running, cli, loud_seconds, play
+import soundfile
+from daemon_harness import Recorder, Running, cli, eventually, loud_seconds, play, wait_until
 
 from livevoice.config import load_config
-from livevoice.daemon import load_models
+from livevoice.control.client import ControlClient
+from livevoice.models import Models
+from livevoice.pipeline import Pipeline
 from livevoice.testing.speech import espeak
 from livevoice.tts.engine import TtsStream
 from livevoice.voices.embedding import Voice, VoiceMeta, save_voice
 from livevoice.voices.library import VoiceLibrary
+
+pytestmark = [pytest.mark.rig, pytest.mark.slow]
 
 RATE = 48000
 SENTENCE_1 = "Good evening and welcome to the stream."
@@ -100,15 +105,16 @@ class RecordingEngine:
         return stream
 
 
-def test_the_whole_loop_live(setup: Path) -> None:
+def test_the_whole_loop_live(setup: Path, tiny_models: Models) -> None:
     config = load_config(setup / "config.toml")
-    models = load_models(config)
-    engine = RecordingEngine(models.engine)
-    models.engine = engine
+    engine = RecordingEngine(tiny_models.engine)
+    models = Models(tiny_models.recognizer, tiny_models.vad, engine)
     library = VoiceLibrary(Path(config.voices.library))
     alpha, beta = library.get("alpha").embedding, library.get("beta").embedding
 
     async def scenario(running: Running) -> None:
+        pipeline = running.daemon.pipeline
+        assert pipeline is not None
         client = await running.client()
         try:
             # 1. speech in -> transcript -> synthesized audio at the virtual mic, in voice alpha
@@ -117,8 +123,6 @@ def test_the_whole_loop_live(setup: Path) -> None:
             final = await client.wait_for("TranscriptFinal", 60)
             uid = final["utteranceId"]
             latency = await client.wait_for("UtteranceLatency", 60, utteranceId=uid)
-            await asyncio.sleep(1.5)
-            audio1 = recorder.stop()
             error = jiwer.wer(" ".join(words(SENTENCE_1)), " ".join(words(final["text"])))
             assert error <= 0.25, final["text"]
             stamps = latency["stampsNs"]
@@ -127,9 +131,15 @@ def test_the_whole_loop_live(setup: Path) -> None:
             values = [stamps[k] for k in order]
             assert values == sorted(values), stamps
             assert stamps["speechStart"] < stamps["speechEnd"]
-            assert loud_seconds(audio1) > 0.3, "no synthesized speech reached the virtual mic"
-            spoken = " ".join(text for text, _ in engine.opened)
-            assert words(spoken) == words(final["text"])  # every recognised word was spoken, once
+            await eventually(
+                lambda: loud_seconds(recorder.audio()) > 0.3, 30, "synthesized speech at the virtual mic"
+            )
+            recorder.stop()
+            await eventually(  # every recognised word is spoken, once
+                lambda: words(" ".join(text for text, _ in engine.opened)) == words(final["text"]),
+                30,
+                f"every phrase of {final['text']!r} spoken",
+            )
             assert all(np.array_equal(e, alpha) for _, e in engine.opened)
 
             # 2. SetVoice mid-run: the next phrase is spoken with beta's embedding
@@ -148,9 +158,9 @@ def test_the_whole_loop_live(setup: Path) -> None:
             spoken_before = len(engine.opened)
             recorder = Recorder("livevoice_mic", setup / "rec3.raw")
             play(setup / "tone.wav")
-            await asyncio.sleep(0.5)
+            await passed_through_the_loop(pipeline, "the tone")  # nothing of it is left to leak later
+            await eventually(lambda: loud_seconds(recorder.audio()) > 1.5, 30, "the tone at the virtual mic")
             audio3 = recorder.stop()
-            assert loud_seconds(audio3) > 1.5
             spectrum = np.abs(np.fft.rfft(audio3))
             assert abs(np.argmax(spectrum) * RATE / len(audio3) - 440) < 5
             assert len(engine.opened) == spoken_before
@@ -158,14 +168,25 @@ def test_the_whole_loop_live(setup: Path) -> None:
             # 4. mute: nothing goes out, nothing is recognised
             await client.request("SetMode", {"mode": "mute"})
             recorder = Recorder("livevoice_mic", setup / "rec4.raw")
+            utterances_before = pipeline.front.detector.utterance_id
             play(setup / "s1.wav")
-            await asyncio.sleep(3.0)
+            await passed_through_the_loop(pipeline, "the muted clip")
+            assert pipeline.front.detector.utterance_id == utterances_before  # the VAD heard nothing
+            clip_samples = int(soundfile.info(str(setup / "s1.wav")).duration * RATE)
+            await eventually(
+                lambda: len(recorder.audio()) >= clip_samples, 30, "a recording as long as the clip"
+            )
             audio4 = recorder.stop()
             assert loud_seconds(audio4) == 0.0
             assert len(engine.opened) == spoken_before
 
-            # 5. typed text is spoken in convert mode; stats add up
+            # back to convert: the first transcript since muting is of this clip, not the muted one
             await client.request("SetMode", {"mode": "convert"})
+            play(setup / "s2.wav")
+            final = await client.wait_for("TranscriptFinal", 60)
+            assert jiwer.wer(" ".join(words(SENTENCE_2)), " ".join(words(final["text"]))) <= 0.25, final
+
+            # 5. typed text is spoken in convert mode; stats add up
             response = await client.request("Speak", {"text": "Typed words."})
             await client.wait_for("UtteranceLatency", 60, utteranceId=response["utteranceId"])
             stats = await client.request("GetStats")
@@ -202,28 +223,36 @@ def notifications(sock: socket.socket, until: str, timeout_s: float) -> list[str
 
 
 def test_as_a_service_notify_watchdog_reload_and_sigterm(setup: Path, tmp_path: Path) -> None:
-    """`livevoice run` under a notify socket, as systemd runs it: READY once models are loaded,
-    WATCHDOG pings, SIGHUP reloads (RELOADING then READY), SIGTERM stops cleanly (STOPPING,
-    exit 0) and leaves no process and no sound-server client behind."""
+    """`livevoice run` under a notify socket, as systemd runs it: the start timeout extended while
+    the models load, READY once they are, WATCHDOG pings, SIGHUP reloads (RELOADING then READY,
+    and the new setting is in force), SIGTERM stops cleanly (STOPPING, exit 0) and leaves no
+    process and no sound-server client behind."""
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(tmp_path / "notify"))
     config = tmp_path / "config.toml"
     config.write_text((setup / "config.toml").read_text())
     env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "2000000"}
+    stderr = (tmp_path / "stderr").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "livevoice.cli", "--config", str(config), "run"],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
         env=env,
     )
     try:
-        assert "READY=1" in notifications(notify, "READY=1", 120)
+        started = notifications(notify, "READY=1", 120)
+        assert any(line.startswith("EXTEND_TIMEOUT_USEC=") for line in started[: started.index("READY=1")])
         assert sound_server_clients_of(proc.pid) >= 2  # microphone and output streams
         assert "WATCHDOG=1" in notifications(notify, "WATCHDOG=1", 2)
+        url = re.search(r"control (ws://\S+)", (tmp_path / "stderr").read_text())
+        assert url, (tmp_path / "stderr").read_text()
+        secret = (setup / "secret").read_text().strip()
+        assert asyncio.run(text_option(url.group(1), secret, "segmentOn")) == "clause"
         config.write_text(config.read_text() + '\n[text]\nsegment_on = "end"\n')
         proc.send_signal(signal.SIGHUP)
         after_hup = notifications(notify, "READY=1", 10)
         assert "RELOADING=1" in after_hup
+        assert asyncio.run(text_option(url.group(1), secret, "segmentOn")) == "end"
         assert proc.poll() is None
         proc.send_signal(signal.SIGTERM)
         assert "STOPPING=1" in notifications(notify, "STOPPING=1", 10)
@@ -232,6 +261,19 @@ def test_as_a_service_notify_watchdog_reload_and_sigterm(setup: Path, tmp_path: 
         if proc.poll() is None:
             proc.kill()
         notify.close()
-    time.sleep(0.5)
-    assert sound_server_clients_of(proc.pid) == 0
+        stderr.close()
+    wait_until(lambda: sound_server_clients_of(proc.pid) == 0, 10, "its sound-server clients gone")
     assert subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True).returncode == 1
+
+
+async def passed_through_the_loop(pipeline: Pipeline, what: str) -> None:
+    """Until the loop has read what was just played into the microphone: everything captured
+    so far and 0.25 s more (what the sound server still held), a block beyond it (so the
+    block that held the end was handled: passed through, muted or given to the VAD)."""
+    end = pipeline.front.ring.write_pos + pipeline.plan.sample_rate // 4 + pipeline.plan.block_samples
+    await eventually(lambda: pipeline.front.ring.read_pos > end, 30, f"{what} read by the loop")
+
+
+async def text_option(url: str, secret: str, name: str) -> Any:
+    async with await ControlClient.connect(url, secret, event_subscriptions=0) as client:
+        return (await client.request("GetTextOptions"))[name]

@@ -14,12 +14,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from daemon_harness import Running, cli
+from daemon_harness import Running, cli, eventually, rig_config
 
 from livevoice.config import Config, load_config, replace
-from livevoice.daemon import Models, load_models
+from livevoice.models import Models
 from livevoice.tts.engine import TtsChunk, TtsStream
 from livevoice.voices.embedding import Voice, VoiceMeta, save_voice
+
+pytestmark = [pytest.mark.rig, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -30,30 +32,27 @@ def config(
     (root / "voices").mkdir()
     vector = np.random.default_rng(3).normal(0, 1, 64).astype(np.float32)
     save_voice(root / "voices" / "alpha.safetensors", Voice(vector, VoiceMeta(name="alpha")))
-    path = root / "config.toml"
-    path.write_text(
-        f'[audio]\ninput_device = "lvtest_mic"\noutput_device = "livevoice_out"\n'
-        f'[tts]\nmodel = "{tiny_qwen_dir}"\ntorch_threads = 1\nseed = 1\n'
-        f'[voices]\nlibrary = "{root / "voices"}"\n'
-        f'[control]\nport = 0\nsecret_file = "{root / "secret"}"\n'
-    )
-    cli("virtual-mic", "create")
-    yield load_config(path)
+    devices = 'input_device = "lvtest_mic"\noutput_device = "livevoice_out"'
+    yield load_config(rig_config(root, tiny_qwen_dir, root / "voices", audio=devices))
     cli("virtual-mic", "remove")
 
 
-@pytest.fixture(scope="module")
-def models(config: Config) -> Models:
-    return load_models(config)
+@pytest.fixture
+def models(config: Config, tiny_models: Models) -> Models:
+    """The shared models, with the virtual mic the config names in place (a test removes it)."""
+    cli("virtual-mic", "create")  # idempotent
+    return tiny_models
 
 
 @dataclass
 class FaultyEngine:
-    """The real TTS engine, made to fail on a marker word, or to be slow on every chunk."""
+    """The real TTS engine, made to fail on a marker word, or to be slow on every chunk (and to
+    end a phrase after ``max_chunks``: the random-weight model would speak on for long)."""
 
     inner: Any
     fail_on: str = "explode"
     chunk_delay_s: float = 0.0
+    max_chunks: int | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -61,23 +60,51 @@ class FaultyEngine:
     def open(self, embedding: np.ndarray, text: str = "", *, final: bool = True) -> TtsStream:
         if self.fail_on in text:
             raise RuntimeError(f"synthetic failure on {text!r}")
-        return SlowStream(self.inner.open(embedding, text, final=final), self.chunk_delay_s)
+        stream = self.inner.open(embedding, text, final=final)
+        return SlowStream(stream, self.chunk_delay_s, self.max_chunks)
 
 
 @dataclass
 class SlowStream:
     inner: Any
     delay_s: float
+    max_chunks: int | None = None
     t_start_ns: int = field(default=0)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
     def __iter__(self) -> Iterator[TtsChunk]:
-        for chunk in self.inner:
-            time.sleep(self.delay_s)
+        for index, chunk in enumerate(self.inner):
+            time.sleep(self.delay_s)  # the computation this slow TTS takes for a chunk
             self.t_start_ns = self.inner.t_start_ns
             yield chunk
+            if self.max_chunks is not None and index + 1 >= self.max_chunks:
+                self.inner.cancel()
+                return
+
+
+class RemovedSource:
+    """A sound-server source whose module is unloaded; :meth:`restore` loads it again, as leaving
+    the block does whatever happened in it."""
+
+    def __init__(self, name: str) -> None:
+        self.index, self.arguments = module_of(name)
+        self.restored = True
+
+    def __enter__(self) -> RemovedSource:
+        subprocess.run(["pactl", "unload-module", str(self.index)], check=True, timeout=10)
+        self.restored = False
+        return self
+
+    def restore(self) -> None:
+        if not self.restored:
+            load = ["pactl", "load-module", "module-remap-source", *self.arguments.split()]
+            subprocess.run(load, check=True, timeout=10)
+            self.restored = True
+
+    def __exit__(self, *exc: object) -> None:
+        self.restore()
 
 
 def module_of(source_name: str) -> tuple[int, str]:
@@ -92,34 +119,37 @@ def module_of(source_name: str) -> tuple[int, str]:
 
 def test_output_and_input_devices_that_disappear_and_come_back(config: Config, models: Models) -> None:
     with Running(config, models) as running:
+        asyncio.run(devices_come_and_go(running))
 
-        async def scenario() -> None:
-            client = await running.client()
-            try:
-                cli("virtual-mic", "remove")
-                lost = await client.wait_for("DeviceLost", 10, role="output")
-                assert lost["device"] == "livevoice_out"
-                status = await client.request("GetStatus")
-                assert status["audioAvailable"] is True  # still answering
-                await asyncio.sleep(1.5)
-                assert running.daemon.pipeline is None  # not playing into the default device meanwhile
-                cli("virtual-mic", "create")
-                await client.wait_for("DeviceRestored", 10, role="output")
-                response = await client.request("Speak", {"text": "Back again."})
-                await client.wait_for("UtteranceLatency", 60, utteranceId=response["utteranceId"])
 
-                index, arguments = module_of("lvtest_mic")
-                await asyncio.to_thread(subprocess.run, ["pactl", "unload-module", str(index)], check=True)
-                await client.wait_for("DeviceLost", 10, role="input")
-                load = ["pactl", "load-module", "module-remap-source", *arguments.split()]
-                await asyncio.to_thread(subprocess.run, load, check=True)
-                await client.wait_for("DeviceRestored", 15, role="input")
-                stats = await client.request("GetStats")
-                assert stats["daemon"]["counters"]["devicesLost"] == 0
-            finally:
-                await client.close()
+async def devices_come_and_go(running: Running) -> None:
+    daemon = running.daemon
+    async with await running.client() as client:
 
-        asyncio.run(scenario())
+        async def lost_and_missing() -> tuple[int, int]:
+            counters = (await client.request("GetStats"))["daemon"]["counters"]
+            return counters["devicesLostTotal"], counters["devicesMissing"]
+
+        cli("virtual-mic", "remove")
+        lost = await client.wait_for("DeviceLost", 10, role="output")
+        assert lost["device"] == "livevoice_out"
+        assert await lost_and_missing() == (1, 1)
+        assert (await client.request("GetStatus"))["audioAvailable"] is True  # still answering
+        checked = daemon.health.checks
+        await eventually(lambda: daemon.health.checks >= checked + 6, 30, "six more device checks")
+        assert daemon.pipeline is None  # not playing into the default device meanwhile
+        cli("virtual-mic", "create")
+        await client.wait_for("DeviceRestored", 10, role="output")
+        assert await lost_and_missing() == (1, 0)
+        response = await client.request("Speak", {"text": "Back again."})
+        await client.wait_for("UtteranceLatency", 60, utteranceId=response["utteranceId"])
+
+        with RemovedSource("lvtest_mic") as microphone:
+            await client.wait_for("DeviceLost", 10, role="input")
+            assert await lost_and_missing() == (2, 1)
+            await asyncio.to_thread(microphone.restore)
+            await client.wait_for("DeviceRestored", 15, role="input")
+        assert await lost_and_missing() == (2, 0)
 
 
 def test_a_failing_tts_drops_the_phrase_and_the_loop_goes_on(config: Config, models: Models) -> None:
@@ -158,32 +188,43 @@ def test_a_failing_tts_drops_the_phrase_and_the_loop_goes_on(config: Config, mod
 
 
 def test_a_tts_slower_than_real_time_stays_bounded(config: Config, models: Models) -> None:
-    """Phrases arrive faster than a slow TTS speaks them: the queue stays at its bound, the
-    overflow is counted and reported, and no phrase is spoken after waiting too long."""
-    slow = Models(models.recognizer, models.vad, FaultyEngine(models.engine, chunk_delay_s=0.4))
+    """Phrases arrive faster than a slow TTS speaks them: the overflow is counted and reported,
+    no phrase is spoken after waiting too long, and every phrase is accounted for."""
+    slow_engine = FaultyEngine(models.engine, chunk_delay_s=0.4, max_chunks=4)
+    slow = Models(models.recognizer, models.vad, slow_engine)
     with Running(config, slow) as running:
         pipeline = running.daemon.pipeline
         assert pipeline is not None
-        pipeline.tts.max_wait_s = 3.0
+        pipeline.tts.max_wait_s = 2.0
 
         async def scenario() -> None:
             client = await running.client()
+
+            async def stats() -> dict[str, Any]:
+                return dict((await client.request("GetStats"))["daemon"])
+
+            async def settled() -> dict[str, Any] | None:
+                """The stats once all 40 phrases are spoken, dropped or failed, and each utterance
+                played or given up."""
+                daemon = await stats()
+                counters = daemon["counters"]
+                handled = counters["phrasesSpoken"] + counters["phraseDrops"] + counters["ttsErrors"]
+                finished = daemon["utterances"] + counters["latencyAbandoned"]
+                return daemon if handled == 40 and finished == 40 else None
+
             try:
                 for i in range(40):
                     await client.request("Speak", {"text": f"Phrase number {i}."})
-                    assert pipeline.tts.queued <= 16
                 overrun = await client.wait_for("BufferOverrun", 10, buffer="phrases")
                 assert overrun["count"] >= 1  # reported as soon as the first phrase is dropped
-                await asyncio.sleep(6)
-                stats = await client.request("GetStats")
-                counters = stats["daemon"]["counters"]
-                assert counters["phraseDrops"] >= 40 - 16 - 1
-                output = stats["daemon"]["outputFirstPacket"]
-                assert output["count"] >= 1 and output["maxMs"] <= 3000 + 2000  # max wait + one phrase
+                daemon = await eventually(settled, 120, "all 40 phrases accounted for")
+                counters = daemon["counters"]
+                assert counters["phraseDrops"] >= 40 - 16 - 1  # the queue holds 16, one is being spoken
+                assert counters["ttsErrors"] == 0
+                output = daemon["outputFirstPacket"]
+                assert output["count"] >= 1 and output["maxMs"] <= 2000 + 2000  # max wait + one phrase
                 await client.request("StopSpeaking")
-                await asyncio.sleep(0.5)
                 assert pipeline.tts.queued == 0
-                assert len(pipeline.tracker._open) <= pipeline.tracker.max_open
             finally:
                 await client.close()
 

@@ -50,6 +50,7 @@ def test_clear_errors() -> None:
     assert choose_device("", "input", [dev(0, "x", 0, 2)]) is None
 
 
+@pytest.mark.rig
 def test_devices_command_lists_the_rig_devices(audio_rig: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "livevoice.cli", "devices", "--json"],
@@ -62,6 +63,7 @@ def test_devices_command_lists_the_rig_devices(audio_rig: Path) -> None:
     assert "lvtest_mic" in names
 
 
+@pytest.mark.rig
 def test_unknown_device_is_one_line(audio_rig: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "livevoice.cli", "listen", "--input", "no-such-mic"],

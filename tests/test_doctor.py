@@ -151,6 +151,7 @@ def test_a_fresh_machine_is_told_what_is_missing_and_how_to_get_it(audio_rig: Pa
     assert not (tmp_path / "config" / "livevoice" / "secret").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.rig
 def test_a_ready_set_up_passes(pair_name: str, tiny_qwen_dir: Path, tmp_path: Path) -> None:
     import torch
@@ -177,6 +178,7 @@ def test_a_ready_set_up_passes(pair_name: str, tiny_qwen_dir: Path, tmp_path: Pa
     assert rows["cuda"].status == ("OK" if torch.cuda.is_available() else "WARN")
 
 
+@pytest.mark.slow
 @pytest.mark.rig
 def test_what_is_wrong_is_found(pair_name: str, tiny_qwen_dir: Path, tmp_path: Path) -> None:
     library = VoiceLibrary(tmp_path / "voices")

@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import jiwer
+import numpy as np
 import pytest
+import soundfile
 
 from livevoice.testing.speech import espeak
 
@@ -41,6 +43,13 @@ def read_events(proc: subprocess.Popen[str], until: float, want_finals: int) -> 
     return events
 
 
+def with_pause(clip: Path, pause_s: float = 1.0) -> Path:
+    """The clip followed by ``pause_s`` of silence, so the VAD ends one utterance before the next."""
+    audio, rate = soundfile.read(clip, dtype="float32")
+    soundfile.write(clip, np.concatenate([audio, np.zeros(int(pause_s * rate), np.float32)]), rate)
+    return clip
+
+
 @pytest.fixture
 def routed_mic(audio_rig: Path) -> Iterator[tuple[str, str]]:
     """A microphone only the sound server knows by name (no ALSA device of that name)."""
@@ -50,6 +59,8 @@ def routed_mic(audio_rig: Path) -> Iterator[tuple[str, str]]:
     subprocess.run([*cli, "remove", "--name", "lvroute"], check=True, capture_output=True)
 
 
+@pytest.mark.rig
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["alsa-device", "server-source"])
 def test_speech_into_a_virtual_mic_is_captured_by_name_and_transcribed(
     audio_rig: Path, tmp_path: Path, how: str, request: pytest.FixtureRequest
@@ -59,7 +70,7 @@ def test_speech_into_a_virtual_mic_is_captured_by_name_and_transcribed(
     mic, play_into = ("lvtest_mic", "lvtest_in")
     if how == "server-source":
         mic, play_into = request.getfixturevalue("routed_mic")
-    clips = [espeak(s, tmp_path / f"s{i}.wav") for i, s in enumerate(SENTENCES)]
+    clips = [with_pause(espeak(s, tmp_path / f"s{i}.wav")) for i, s in enumerate(SENTENCES)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "livevoice.cli", "listen", "--input", mic, "--json"],
         stdout=subprocess.PIPE,
@@ -78,7 +89,6 @@ def test_speech_into_a_virtual_mic_is_captured_by_name_and_transcribed(
                 break
         for clip in clips:
             subprocess.run(["paplay", "-d", play_into, str(clip)], check=True, timeout=60)
-            time.sleep(1.0)
         events = read_events(proc, time.monotonic() + 120, len(SENTENCES))
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -74,6 +74,7 @@ def snapshot_of(tmp_path: Path, repo: str, sha: str) -> Path:
 # -- model folders -------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_complete_folder_and_what_an_incomplete_one_lacks(tiny_qwen_dir: Path, tmp_path: Path) -> None:
     info = inspect_folder(tiny_qwen_dir)
     assert info.complete and info.is_qwen3_tts_base
@@ -173,6 +174,7 @@ def test_progress_on_a_terminal_is_one_bar(tmp_path: Path) -> None:
 # -- pulling from a hub ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_pull_is_resumed_after_an_interruption_then_listed_and_loaded_offline(
     tiny_qwen_dir: Path, tmp_path: Path
 ) -> None:
@@ -246,6 +248,7 @@ def test_pull_is_resumed_after_an_interruption_then_listed_and_loaded_offline(
         assert found.stdout.strip() == str(snapshot)
 
 
+@pytest.mark.slow
 def test_pull_into_a_folder(tiny_qwen_dir: Path, tmp_path: Path) -> None:
     files = folder_files(tiny_qwen_dir)
     target = tmp_path / "models" / "tiny"
@@ -264,6 +267,7 @@ def test_pull_into_a_folder(tiny_qwen_dir: Path, tmp_path: Path) -> None:
     assert (entry["model"], entry["state"], entry["embedding_dim"]) == (str(target), "ready", 64)
 
 
+@pytest.mark.slow
 def test_the_loader_keeps_the_cached_model_when_an_update_cannot_be_downloaded(
     tiny_qwen_dir: Path, tmp_path: Path
 ) -> None:
@@ -291,6 +295,7 @@ def test_the_loader_keeps_the_cached_model_when_an_update_cannot_be_downloaded(
     )
 
 
+@pytest.mark.slow
 def test_the_loader_downloads_a_hub_model_with_progress_and_speaks(
     tiny_qwen_dir: Path, tmp_path: Path
 ) -> None:
@@ -371,6 +376,7 @@ def test_hf_hub_offline_asks_nothing(tmp_path: Path) -> None:
     assert_unavailable_line(said.stderr, "HF_HUB_OFFLINE is set")
 
 
+@pytest.mark.slow
 def test_unknown_models_and_folders_are_one_line(tiny_qwen_dir: Path, tmp_path: Path) -> None:
     with serve_hub(FakeHub({REPO: folder_files(tiny_qwen_dir)})) as fake:
         env = cli_env(tmp_path, HF_ENDPOINT=fake.url)

@@ -23,7 +23,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 from test_control_support import SECRET as SERVER_SECRET
-from test_control_support import AudioState, control_config, make_library
+from test_control_support import control_config, control_only, make_library
 
 from livevoice.control.events import (
     DeviceLostEvent,
@@ -299,7 +299,7 @@ def test_a_page_of_another_origin_cannot_open_the_websocket(setup: Path) -> None
 @contextmanager
 def event_server(tmp_path: Path) -> Iterator[ControlServer]:
     """An in-process control server (real sockets) whose events the test publishes."""
-    server = ControlServer(AudioState(make_library(tmp_path)), control_config(), SERVER_SECRET)
+    server = ControlServer(control_only(make_library(tmp_path)), control_config(), SERVER_SECRET)
     runner = ControlServerThread(server)
     runner.start()
     try:

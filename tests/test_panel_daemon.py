@@ -22,7 +22,7 @@ from selenium.webdriver.common.keys import Keys
 
 from livevoice.config import Config, load_config
 from livevoice.control.events import RealTimeWarningEvent
-from livevoice.daemon import Models, load_models
+from livevoice.models import Models, load_models
 from livevoice.testing.speech import espeak
 from livevoice.tts.engine import TtsStream
 from livevoice.voices.embedding import Voice, VoiceMeta, save_voice
@@ -79,6 +79,8 @@ def words(text: str) -> list[str]:
     return re.sub(r"[^a-z0-9' ]", " ", text.lower()).split()
 
 
+@pytest.mark.rig
+@pytest.mark.slow
 def test_the_panel_on_the_running_daemon(config: Config, models: Models) -> None:
     engine = RecordingEngine(models.engine)
     recording = Models(models.recognizer, models.vad, engine)

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from test_control_support import SECRET, AudioState, make_library, raw_connect, running_server
+from test_control_support import SECRET, control_only, make_library, raw_connect, running_server
 from websockets.exceptions import InvalidStatus
 
 from livevoice.control.client import ControlClient
@@ -35,7 +35,7 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> VoiceLibrary:
 
 @asynccontextmanager
 async def server_for(library: VoiceLibrary, **changes: object) -> AsyncIterator[ControlServer]:
-    async with running_server(AudioState(library), **changes) as server:
+    async with running_server(control_only(library), **changes) as server:
         yield server
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import configparser
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -54,6 +56,28 @@ def test_each_message_arrives_as_one_datagram(receiver: socket.socket) -> None:
     assert service.notify_extend_timeout(90.5)
     assert receiver.recv(4096) == b"EXTEND_TIMEOUT_USEC=90500000"
     assert _nothing_pending(receiver)
+
+
+def test_a_long_start_keeps_extending_the_timeout_until_it_is_done(receiver: socket.socket) -> None:
+    with service.extending_start("loading models", step_s=0.3):
+        assert receiver.recv(4096) == b"STATUS=loading models"
+        assert receiver.recv(4096) == b"EXTEND_TIMEOUT_USEC=300000"  # at once
+        assert receiver.recv(4096) == b"EXTEND_TIMEOUT_USEC=300000"  # and again a third of it later
+        threads = [t for t in threading.enumerate() if t.name == "livevoice-start-timeout"]
+        assert len(threads) == 1
+    assert not threads[0].is_alive()  # done: nothing more will come
+    receiver.setblocking(False)
+    pending = []
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            pending.append(receiver.recv(4096))
+    assert set(pending) <= {b"EXTEND_TIMEOUT_USEC=300000"}
+
+
+def test_a_start_without_a_notify_socket_starts_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    with service.extending_start("loading models", step_s=0.3):
+        assert not [t for t in threading.enumerate() if t.name == "livevoice-start-timeout"]
 
 
 def test_reloading_carries_the_monotonic_clock(receiver: socket.socket) -> None:

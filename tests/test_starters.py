@@ -82,6 +82,7 @@ def test_espeak_ng_makes_the_clips_again(tmp_path: Path) -> None:
         assert median_pitch_hz(fresh) == pytest.approx(median_pitch_hz(shipped), rel=0.15)
 
 
+@pytest.mark.slow
 def test_an_empty_library_gets_the_starter_voices_in_the_models_size(
     engine: Qwen3TtsEngine, tiny_qwen_dir: Path, tmp_path: Path
 ) -> None:
@@ -105,6 +106,7 @@ def test_an_empty_library_gets_the_starter_voices_in_the_models_size(
     assert {p.name: p.read_bytes() for p in library.folder.iterdir()} == before
 
 
+@pytest.mark.slow
 def test_a_library_with_a_voice_is_left_alone(engine: Qwen3TtsEngine, tmp_path: Path) -> None:
     library = VoiceLibrary(tmp_path / "voices")
     mine = library.add(Voice(np.ones(32, dtype=np.float32), VoiceMeta(name="mine")))
@@ -112,6 +114,7 @@ def test_a_library_with_a_voice_is_left_alone(engine: Qwen3TtsEngine, tmp_path: 
     assert [p.name for p in library.folder.iterdir()] == [mine.name]
 
 
+@pytest.mark.slow
 def test_voice_starters_keeps_your_voice_of_the_same_name_unless_forced(
     tiny_qwen_dir: Path,
     tmp_path: Path,

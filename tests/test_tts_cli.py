@@ -14,6 +14,8 @@ from safetensors.numpy import save_file
 
 from livevoice.cli import main
 
+pytestmark = pytest.mark.slow
+
 
 def voice_file(folder: Path, dim: int) -> Path:
     path = folder / f"voice{dim}.safetensors"

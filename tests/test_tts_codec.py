@@ -10,6 +10,8 @@ import torch
 
 from livevoice.tts.codec import StreamingCodecDecoder, full_decode
 
+pytestmark = pytest.mark.slow
+
 FRAMES = 45  # more than the tiny decoder's 16-frame attention window
 TOLERANCE = 1e-4  # float32 rounding of differently blocked convolutions; observed ~3e-6
 

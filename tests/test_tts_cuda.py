@@ -71,11 +71,13 @@ def generate_codes(engine: Qwen3TtsEngine, embedding: np.ndarray, text: str) -> 
     return np.asarray(codes[0].cpu().numpy())
 
 
+@pytest.mark.slow
 def test_frames_replay_captured_graphs_in_bf16(graphs: Qwen3TtsEngine, eager: Qwen3TtsEngine) -> None:
     assert graphs.dtype == torch.bfloat16 and graphs.graphs_captured
     assert not eager.graphs_captured
 
 
+@pytest.mark.slow
 def test_greedy_graph_codes_equal_eager_steps_and_qwen_tts_generate(
     graphs: Qwen3TtsEngine, eager: Qwen3TtsEngine
 ) -> None:
@@ -89,6 +91,7 @@ def test_greedy_graph_codes_equal_eager_steps_and_qwen_tts_generate(
     assert sum(c.frames for c in chunks) == FRAMES and chunks[-1].final
 
 
+@pytest.mark.slow
 def test_text_appended_while_speaking_on_graphs(graphs: Qwen3TtsEngine) -> None:
     embedding = voice(2)
     whole = graphs.open(embedding, TEXT)
@@ -104,6 +107,7 @@ def test_text_appended_while_speaking_on_graphs(graphs: Qwen3TtsEngine) -> None:
     np.testing.assert_array_equal(stream.codes, whole.codes)
 
 
+@pytest.mark.slow
 def test_seeded_sampling_on_graphs_is_reproducible_and_two_threads_do_not_interfere(
     tiny_qwen_dir: Path,
 ) -> None:

@@ -52,6 +52,7 @@ def variant(tiny_qwen_dir: Path, tmp_path: Path, model_type: str) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_non_base_variant_is_refused(tiny_qwen_dir: Path, tmp_path: Path) -> None:
     folder = variant(tiny_qwen_dir, tmp_path, "custom_voice")
     with pytest.raises(ModelError) as err:
@@ -62,6 +63,7 @@ def test_non_base_variant_is_refused(tiny_qwen_dir: Path, tmp_path: Path) -> Non
     )
 
 
+@pytest.mark.slow
 def test_bad_options_are_config_errors(tiny_qwen_dir: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_qwen3_engine(str(tiny_qwen_dir), device="cpu", language="klingon", warmup=False)
@@ -77,6 +79,7 @@ def test_bad_options_are_config_errors(tiny_qwen_dir: Path) -> None:
             load_qwen3_engine(str(tiny_qwen_dir), device="cuda")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("values", [np.zeros(32, np.float32), np.zeros((2, 64), np.float32)])
 def test_wrong_embedding_size_names_both_sizes(engine: Qwen3TtsEngine, values: np.ndarray) -> None:
     with pytest.raises(TtsError) as err:
@@ -85,6 +88,7 @@ def test_wrong_embedding_size_names_both_sizes(engine: Qwen3TtsEngine, values: n
     assert f"has {values.size} values" in text and "takes 64" in text
 
 
+@pytest.mark.slow
 def test_non_finite_embedding(engine: Qwen3TtsEngine) -> None:
     values = np.zeros(64, np.float32)
     values[3] = np.nan
@@ -92,6 +96,7 @@ def test_non_finite_embedding(engine: Qwen3TtsEngine) -> None:
         engine.open(values, "Hello.")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text", ["", "   \n"])
 def test_empty_text(engine: Qwen3TtsEngine, text: str) -> None:
     with pytest.raises(TtsError) as err:
@@ -99,6 +104,7 @@ def test_empty_text(engine: Qwen3TtsEngine, text: str) -> None:
     assert one_line(err) == "nothing to say: the text is empty"
 
 
+@pytest.mark.slow
 def test_closing_without_text_cancels(engine: Qwen3TtsEngine) -> None:
     stream = engine.open(np.ones(64, np.float32), "", final=False)
     with pytest.raises(TtsError, match="closed without text"):
@@ -108,6 +114,7 @@ def test_closing_without_text_cancels(engine: Qwen3TtsEngine) -> None:
         stream.append("late")
 
 
+@pytest.mark.slow
 def test_bad_audio_for_an_embedding(engine: Qwen3TtsEngine) -> None:
     with pytest.raises(TtsError, match="too short for a voice"):
         engine.extract_embedding(np.zeros(1000, np.float32), 16000)
@@ -119,6 +126,7 @@ def test_bad_audio_for_an_embedding(engine: Qwen3TtsEngine) -> None:
         engine.extract_embedding(noisy, 24000)
 
 
+@pytest.mark.slow
 def test_engine_still_works_after_errors(engine: Qwen3TtsEngine) -> None:
     for bad in (
         lambda: engine.open(np.zeros(3, np.float32), "x"),
@@ -131,6 +139,7 @@ def test_engine_still_works_after_errors(engine: Qwen3TtsEngine) -> None:
     assert stream.frames_generated == 4 and chunks[-1].final
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("remove", "named"),
     [

@@ -13,6 +13,8 @@ import torch
 from livevoice.tts.engine import TtsChunk, TtsEngine, TtsStream
 from livevoice.tts.qwen3 import Qwen3TtsEngine, Qwen3TtsStream, load_qwen3_engine
 
+pytestmark = pytest.mark.slow
+
 GREEDY = {"do_sample": False, "subtalker_dosample": False}
 FRAMES = 24
 TEXT = "Hello world, this is livevoice."

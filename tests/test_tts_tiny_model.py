@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from livevoice.testing.tiny_qwen import build_tiny_qwen3_tts
+
+pytestmark = pytest.mark.slow
 
 
 def test_tiny_model_loads_and_embeds(tiny_qwen_dir: Path) -> None:

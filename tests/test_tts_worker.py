@@ -19,6 +19,8 @@ from livevoice.text.parts import Beep, Say
 from livevoice.text.stage import TextPhrase
 from livevoice.tts.worker import BEEP_HZ, TtsWorker, beep
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def engine(tiny_qwen_dir: Path) -> Any:

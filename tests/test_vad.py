@@ -67,6 +67,7 @@ def speech_bounds(samples: np.ndarray) -> tuple[int, int]:
     return int(loud[0]), int(loud[-1]) + 1
 
 
+@pytest.mark.slow
 def test_real_speech_with_silences_boundaries_within_tolerance(tmp_path: Path, silero: SileroVad) -> None:
     """Three sentences separated by 1.5 s and 0.8 s of silence -> three utterances.
 
@@ -115,6 +116,7 @@ def test_real_speech_with_silences_boundaries_within_tolerance(tmp_path: Path, s
         assert b.audio_start + len(joined) == e.detected_at
 
 
+@pytest.mark.slow
 def test_streaming_probabilities_equal_faster_whispers_batched_call(
     tmp_path: Path, silero: SileroVad
 ) -> None:
@@ -131,6 +133,7 @@ def test_streaming_probabilities_equal_faster_whispers_batched_call(
     assert max(streamed) > 0.9 and streamed[0] < 0.1
 
 
+@pytest.mark.slow
 def test_skipped_audio_closes_the_utterance_and_keeps_positions(tmp_path: Path, silero: SileroVad) -> None:
     """Push-to-talk released mid-sentence: the utterance ends where the skip starts, and
     speech after the skip is found at its true stream position."""

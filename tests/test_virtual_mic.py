@@ -8,9 +8,10 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pytest
@@ -35,6 +36,8 @@ PACTL_MODULES = (
     "sink_properties=\"device.description='lvt virtual speaker'\"\t\n"
     "536870914\tmodule-remap-source\tmaster=lvt_out.monitor source_name=lvt_mic channels=1\t\n"
 )
+
+T = TypeVar("T")
 
 
 def test_parse_short_modules() -> None:
@@ -281,6 +284,7 @@ def _our_modules(name: str) -> list[str]:
     ]
 
 
+@pytest.mark.rig
 def test_create_status_remove_through_the_cli(pair_name: str, capsys: pytest.CaptureFixture[str]) -> None:
     name = pair_name
     code, out, _ = _cli(capsys, "virtual-mic", "status", "--name", name)
@@ -314,6 +318,7 @@ def test_create_status_remove_through_the_cli(pair_name: str, capsys: pytest.Cap
     assert code == 1
 
 
+@pytest.mark.rig
 def test_the_rigs_own_devices_are_left_alone(pair_name: str) -> None:
     before = _pactl("list", "short", "modules")
     vm.create_virtual_mic(pair_name)
@@ -325,9 +330,9 @@ def test_the_rigs_own_devices_are_left_alone(pair_name: str) -> None:
 def _recording(name: str, raw: Path) -> Iterator[None]:
     """parec records NAME_mic into ``raw`` (float32, 48 kHz, mono) while the block runs.
 
-    The block starts once parec is connected and is followed by 0.3 s more, so the tail of
-    what was played reaches the file. parec gets a small latency, or it buffers ~2 s and
-    writes nothing before it is stopped.
+    The block starts once parec is connected and is followed by 0.3 s more of recording, so
+    the tail of what was played reaches the file. parec gets a small latency, or it buffers
+    ~2 s and writes nothing before it is stopped.
     """
     command = ["parec", "-d", f"{name}_mic", "--format=float32le", "--channels=1"]
     command += [f"--rate={vm.SAMPLE_RATE}", "--raw", "--latency-msec=20"]
@@ -336,7 +341,8 @@ def _recording(name: str, raw: Path) -> Iterator[None]:
         try:
             _wait_for_recorder(name)
             yield
-            time.sleep(0.3)
+            tail = raw.stat().st_size + int(0.3 * vm.SAMPLE_RATE) * 4
+            _until(lambda: raw.stat().st_size, lambda size: size >= tail, "0.3 s more recorded")
         finally:
             rec.terminate()
             rec.wait(timeout=10)
@@ -354,6 +360,15 @@ def _record_tone(name: str, tone_hz: float, tmp_path: Path) -> np.ndarray:
     with _recording(name, raw):
         subprocess.run(["paplay", "-d", f"{name}_out", str(wav)], check=True, timeout=30)
     return np.fromfile(raw, dtype=np.float32)
+
+
+def _until(read: Callable[[], T], done: Callable[[T], bool], what: str, timeout_s: float = 10.0) -> T:
+    """``read()`` again until ``done`` says yes (fails after ``timeout_s``); the last value."""
+    deadline = time.monotonic() + timeout_s
+    while not done(value := read()):
+        assert time.monotonic() < deadline, f"no {what} within {timeout_s} s"
+        time.sleep(0.02)
+    return value
 
 
 def _wait_for_recorder(name: str) -> None:
@@ -385,6 +400,7 @@ def _tone_level(recording: np.ndarray, tone_hz: float) -> tuple[float, float]:
     return float(np.argmax(spectrum) * rate / size), float(np.sqrt(np.mean(window**2)))
 
 
+@pytest.mark.rig
 def test_audio_played_into_the_sink_comes_out_of_the_virtual_mic(pair_name: str, tmp_path: Path) -> None:
     vm.create_virtual_mic(pair_name)
     peak_hz, rms = _tone_level(_record_tone(pair_name, 1000.0, tmp_path), 1000.0)
@@ -392,6 +408,7 @@ def test_audio_played_into_the_sink_comes_out_of_the_virtual_mic(pair_name: str,
     assert rms == pytest.approx(0.5 / np.sqrt(2), rel=0.1)  # mono sink, mono mic: unity gain
 
 
+@pytest.mark.rig
 def test_create_repairs_a_mic_left_without_its_sink(
     pair_name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -406,6 +423,7 @@ def test_create_repairs_a_mic_left_without_its_sink(
     assert peak_hz == pytest.approx(700.0, abs=5) and rms > 0.3
 
 
+@pytest.mark.rig
 def test_create_rewires_a_mic_that_records_from_elsewhere(
     pair_name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -414,7 +432,7 @@ def test_create_rewires_a_mic_that_records_from_elsewhere(
     outputs = vm.parse_source_outputs(_pactl("list", "source-outputs"))
     (mic_stream,) = [o.index for o in outputs if o.owner_module in state.source_modules]
     _pactl("move-source-output", str(mic_stream), "lvtest_in.monitor")
-    moved = vm.virtual_mic_status(pair_name)
+    moved = _until(lambda: vm.virtual_mic_status(pair_name), lambda s: s.miswired, "the mic moved")
     assert moved.miswired and not moved.complete
     code, out, _ = _cli(capsys, "virtual-mic", "status", "--name", pair_name)
     assert code == 1 and "miswired" in out
@@ -425,6 +443,7 @@ def test_create_rewires_a_mic_that_records_from_elsewhere(
     assert peak_hz == pytest.approx(700.0, abs=5) and rms > 0.3
 
 
+@pytest.mark.rig
 def test_no_audio_server_is_one_clear_line(
     audio_rig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -460,6 +479,7 @@ def _sink_of_streams() -> list[str]:
     ]
 
 
+@pytest.mark.rig
 def test_a_routed_portaudio_stream_plays_into_the_named_sink(pair_name: str, tmp_path: Path) -> None:
     """What lets ``output_device = "NAME_out"`` work without any ALSA configuration."""
     import sounddevice as sd

@@ -115,6 +115,7 @@ def test_cli_add_rejects_bad_audio_before_loading_a_model(
 # -- embedding extraction with the tiny model --------------------------------------
 
 
+@pytest.mark.slow
 def test_embedding_shape_and_determinism(engine: Any, speech: dict[str, Path]) -> None:
     first = embed_reference(engine, speech["orig"])
     assert first.shape == (engine.embedding_dim,) == (64,)
@@ -125,6 +126,7 @@ def test_embedding_shape_and_determinism(engine: Any, speech: dict[str, Path]) -
     assert rel_err(other, first) > 0.05  # another voice gives another embedding
 
 
+@pytest.mark.slow
 def test_embedding_is_independent_of_input_rate_and_channels(engine: Any, speech: dict[str, Path]) -> None:
     """Files with the same content at 16/44.1/48 kHz, mono or stereo, embed alike."""
     orig = embed_reference(engine, speech["orig"])
@@ -142,6 +144,7 @@ def test_embedding_is_independent_of_input_rate_and_channels(engine: Any, speech
     assert rel_err(unresampled, orig) > 0.1
 
 
+@pytest.mark.slow
 def test_cli_add_and_search_by_audio(
     tiny_qwen_dir: Path,
     engine: Any,

@@ -91,11 +91,6 @@ class _Stream:
     def active(self) -> bool:
         return self._stream is not None and bool(self._stream.active)
 
-    @property
-    def latency_s(self) -> float:
-        """The device latency PortAudio reports (s)."""
-        return float(self._stream.latency) if self._stream is not None else 0.0
-
     def time_of(self, position: int) -> int:
         """Monotonic ns at which the sample at ring ``position`` passes the device side (estimate).
 

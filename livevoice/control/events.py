@@ -3,13 +3,14 @@
 The daemon publishes events through :meth:`ControlServer.publish_event
 <livevoice.control.server.ControlServer.publish_event>` (a record from here) or
 :meth:`~livevoice.control.server.ControlServer.publish` (type name and data dict).
-:func:`event_for_frame` turns the pipeline's records (:mod:`livevoice.frames`) into
-events so the daemon does not repeat the mapping. On the wire, times are ms, levels
-dBFS, stamps monotonic ns.
+The loop knows nothing of these: it reports its own records
+(:data:`livevoice.frames.LoopRecord`), and :func:`event_for_frame` is the one place
+that turns them into events. On the wire, times are ms, levels dBFS, stamps monotonic ns.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -240,11 +241,23 @@ _STAMP_NAMES = {
 }
 
 
-def event_for_frame(frame: Any) -> Any:
-    """The event for a pipeline record of :mod:`livevoice.frames` (TypeError for other records).
+def _morph_info(morph: frames.MorphProgress | None) -> MorphInfo | None:
+    if morph is None:
+        return None
+    return MorphInfo(morph.from_voice, morph.to_voice, morph.duration_ms, morph.curve, morph.progress)
 
-    SpeechStarted/SpeechEnded/TranscriptPartial/TranscriptFinal map one to one;
-    LatencyStamps becomes UtteranceLatency with the stages reached.
+
+def _dbfs(level: float) -> float:
+    """Linear full-scale level -> dBFS, clamped to :data:`LEVEL_FLOOR_DBFS`."""
+    return level_dbfs(20.0 * math.log10(level) if level > 0 else -math.inf)
+
+
+def event_for_frame(frame: Any) -> Any:
+    """The event for a loop record of :mod:`livevoice.frames` (TypeError for other records).
+
+    Every :data:`~livevoice.frames.LoopRecord` maps to the event of the same name, with
+    wire units (seconds -> ms, linear levels -> dBFS); LatencyStamps becomes
+    UtteranceLatency with the stages reached, StageError becomes Error.
     """
     if isinstance(frame, frames.SpeechStarted):
         return SpeechStartedEvent(frame.utterance_id, _ms(frame.stream_time_s))
@@ -267,6 +280,25 @@ def event_for_frame(frame: Any) -> Any:
             frame.output_first_packet_ms,
             frame.mouth_to_ear_ms,
         )
+    if isinstance(frame, frames.ModeChanged):
+        return ModeChangedEvent(frame.mode, frame.previous)
+    if isinstance(frame, frames.VoiceChanged):
+        return VoiceChangedEvent(
+            frame.voice, frame.previous, frame.dim, frame.transient, _morph_info(frame.morph)
+        )
+    if isinstance(frame, frames.StageError):
+        return ErrorEvent(frame.source, frame.message)
+    if isinstance(frame, frames.DeviceLost):
+        return DeviceLostEvent(frame.role, frame.device, frame.reason)
+    if isinstance(frame, frames.DeviceRestored):
+        return DeviceRestoredEvent(frame.role, frame.device)
+    if isinstance(frame, frames.BufferOverrun):
+        return BufferOverrunEvent(frame.buffer, frame.count)
+    if isinstance(frame, frames.BufferUnderrun):
+        return BufferUnderrunEvent(frame.buffer, frame.count)
+    if isinstance(frame, frames.LevelMeters):
+        levels = (frame.input_peak, frame.input_rms, frame.output_peak, frame.output_rms)
+        return LevelMetersEvent(*(_dbfs(level) for level in levels))
     raise TypeError(f"no event for {type(frame).__name__}")
 
 

@@ -10,25 +10,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from livevoice.frames import CURVES, MODES, ApplyWhen, Curve, DeviceRole, Mode
+
 if TYPE_CHECKING:
     from livevoice.config import TextConfig
-
-Mode = Literal["convert", "passthrough", "mute"]
-"""What the daemon does with the microphone: convert the voice, pass it through unchanged, or send silence."""
-ApplyWhen = Literal["now", "phrase"]
-"""When a voice change takes effect: ``phrase`` = from the next phrase (the phrase being
-spoken keeps its voice); ``now`` = the phrase being spoken is cut off and the queued phrases
-are spoken in the new voice (a phrase is conditioned on one voice from its first frame)."""
-Curve = Literal["linear", "ease"]
-"""Morph curve: ``linear`` (constant speed) or ``ease`` (sine ease-in-out)."""
-DeviceRole = Literal["input", "output", "monitor"]
-"""Which of the daemon's audio devices an event or request is about."""
-MODES: tuple[Mode, ...] = ("convert", "passthrough", "mute")
-CURVES: tuple[Curve, ...] = ("linear", "ease")
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from livevoice.config import ControlConfig
 from livevoice.control import auth
 from livevoice.control.codes import KNOWN_SUBSCRIPTION_BITS, RPC_VERSION, CloseCode, RequestStatus
 from livevoice.control.dispatch import Dispatcher, failure
-from livevoice.control.events import EVENT_SUBSCRIPTIONS
+from livevoice.control.events import EVENT_SUBSCRIPTIONS, event_for_frame
 from livevoice.control.protocol import (
     Authentication,
     Hello,
@@ -69,6 +69,7 @@ from livevoice.control.state import DaemonState
 from livevoice.control.web import PanelFiles, is_websocket_upgrade, own_origins
 from livevoice.control.wire import to_wire
 from livevoice.errors import LivevoiceError
+from livevoice.frames import LoopRecord
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +236,10 @@ class ControlServer:
     def publish_event(self, event: Any) -> bool:
         """:meth:`publish` for an event record of :mod:`livevoice.control.events`."""
         return self.publish(event.event_type, to_wire(event))
+
+    def publish_record(self, record: LoopRecord) -> bool:
+        """:meth:`publish` for a record the loop reports (see :func:`~.events.event_for_frame`)."""
+        return self.publish_event(event_for_frame(record))
 
     def _deliver_pending(self) -> None:
         """Hand waiting events to the sessions, :data:`DELIVERY_CHUNK` at a time.

@@ -1,8 +1,10 @@
 """The narrow interface between the control server and whatever it controls.
 
 The server knows the daemon only as a :class:`DaemonState`: one method per request.
-The daemon implements it over the running pipeline; :class:`~livevoice.control.standalone.ControlOnlyState`
-implements it with no models and no audio (``livevoice run --control-only``).
+:class:`~livevoice.control.live.LiveState` implements it over the live controls
+(:class:`~livevoice.controls.LiveControls`) and, in the daemon, an :class:`AudioLoop`
+for the requests that need audio; without one (``livevoice run --control-only``) those
+answer NotAvailable.
 
 Threading contract: the server calls these methods from one worker thread of its
 own, one call at a time, never on its asyncio loop, so a method may block briefly
@@ -26,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from livevoice.audio.devices import DeviceInfo as AudioDevice
+from livevoice.config import AudioConfig
 from livevoice.control.codes import RequestStatus
 from livevoice.control.records import (
     ApplyWhen,
@@ -39,6 +43,7 @@ from livevoice.control.records import (
     VoiceInfo,
 )
 from livevoice.errors import LivevoiceError
+from livevoice.frames import LoopStats
 
 
 class ControlRequestError(LivevoiceError):
@@ -146,7 +151,43 @@ class DaemonState(Protocol):
         ...
 
 
+class AudioLoop(Protocol):
+    """The running audio loop as the control layer needs it (the daemon implements it).
+
+    Same threading contract as :class:`DaemonState`. A loop being reopened (devices
+    changing or lost) still answers: nothing active, empty figures; :meth:`speak` then
+    raises :class:`~livevoice.errors.LivevoiceError`.
+    """
+
+    def activity(self) -> tuple[bool, bool]:
+        """(speech_active, speaking): the VAD is inside an utterance; speech is being played."""
+        ...
+
+    def stats(self) -> LoopStats:
+        """Latency figures and counters."""
+        ...
+
+    def speak(self, text: str) -> int:
+        """Speak typed text in the current voice; its utterance id."""
+        ...
+
+    def stop_speaking(self) -> None:
+        """Cut what is spoken and drop queued phrases."""
+        ...
+
+    def devices(self) -> tuple[Sequence[AudioDevice], AudioConfig]:
+        """The devices there are, and the ``[audio]`` settings naming the ones in use."""
+        ...
+
+    def set_devices(
+        self, input_device: str | None, output_device: str | None, monitor_device: str | None
+    ) -> None:
+        """Reopen the loop on other devices (None = unchanged); DeviceError for one that does not exist."""
+        ...
+
+
 __all__ = [
+    "AudioLoop",
     "ControlRequestError",
     "DaemonState",
     "IncompatibleResourcesError",

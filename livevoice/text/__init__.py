@@ -11,7 +11,7 @@ from livevoice.text.disfluency import DisfluencyCleaner
 from livevoice.text.filter import WordFilter, WordFilterError, load_word_list, parse_word_list
 from livevoice.text.parts import Beep, Part, Say
 from livevoice.text.segmenter import PhraseSegmenter, Segment
-from livevoice.text.stage import TextPhrase, TextStage, words_from_text
+from livevoice.text.stage import TextPhrase, TextSettings, TextStage, words_from_text
 
 __all__ = [
     "Beep",
@@ -21,6 +21,7 @@ __all__ = [
     "Say",
     "Segment",
     "TextPhrase",
+    "TextSettings",
     "TextStage",
     "WordFilter",
     "WordFilterError",

@@ -9,10 +9,13 @@
         -> TextPhrase        (Say / Beep parts for the TTS)
 
 Synchronous and pure apart from the utterance in progress. One worker thread calls
-:meth:`TextStage.on_words` / :meth:`TextStage.on_final`; any thread (the websocket) may
-call :meth:`TextStage.configure`, which loads the new settings first and swaps them in
-between two calls, never in the middle of one. A bad new setting (a missing list file)
-raises and leaves the old settings in place.
+:meth:`TextStage.on_words` / :meth:`TextStage.on_final`; any thread may switch the
+settings (:meth:`TextStage.configure` or :meth:`TextStage.use`), which swaps them in
+between two calls, never in the middle of one. Settings are loaded (the list file read)
+by :meth:`TextSettings.load` before anything changes: a bad new setting (a missing list
+file) raises there and leaves the old settings in place. In the daemon the settings in
+force belong to :class:`~livevoice.controls.LiveControls`; the pipeline hands them to its
+stage.
 
 Per utterance the stage returns phrases numbered 0, 1, 2... and exactly one with
 ``final=True``, the last. That one may have no parts: everything was said already, and
@@ -118,10 +121,25 @@ def _straddled(patterns: PatternSet, keys: list[str], i: int, complete: bool) ->
 
 
 @dataclass(frozen=True)
-class _Settings:
+class TextSettings:
+    """The ``[text]`` settings, loaded: the clean-up and the word filter (its list file read).
+
+    Immutable: switching settings swaps one object for another. Build with :meth:`load`.
+    """
+
     config: TextConfig
     cleaner: DisfluencyCleaner | None
     word_filter: WordFilter | None
+
+    @classmethod
+    def load(cls, config: TextConfig) -> TextSettings:
+        """Load ``config``; :class:`~livevoice.text.filter.WordFilterError` for a bad list file."""
+        cleaner = DisfluencyCleaner(config.fillers) if config.clean_disfluencies else None
+        word_filter = None
+        if config.word_filter_file:
+            patterns = load_word_list(Path(config.word_filter_file).expanduser())
+            word_filter = WordFilter(patterns, config.filter_action, config.filter_replacement)
+        return cls(config, cleaner, word_filter)
 
     def guard(self, words: Sequence[Word], i: int, complete: bool) -> Cut:
         """Keep together what the clean-up and the filter must see together."""
@@ -143,21 +161,14 @@ class _Settings:
         return Cut.YES
 
 
-def _load_settings(config: TextConfig) -> _Settings:
-    cleaner = DisfluencyCleaner(config.fillers) if config.clean_disfluencies else None
-    word_filter = None
-    if config.word_filter_file:
-        patterns = load_word_list(Path(config.word_filter_file).expanduser())
-        word_filter = WordFilter(patterns, config.filter_action, config.filter_replacement)
-    return _Settings(config, cleaner, word_filter)
-
-
 class TextStage:
     """Committed words in, :class:`TextPhrase` records for the TTS out."""
 
-    def __init__(self, config: TextConfig | None = None) -> None:
+    def __init__(self, settings: TextConfig | TextSettings | None = None) -> None:
         self._lock = threading.Lock()
-        self._settings = _load_settings(config or TextConfig())
+        if not isinstance(settings, TextSettings):
+            settings = TextSettings.load(settings or TextConfig())
+        self._settings = settings
         self._segmenter = PhraseSegmenter(self._settings.config, self._settings.guard)
         self._utterance_id: int | None = None
         self._next_index = 0
@@ -174,9 +185,19 @@ class TextStage:
         """Committed words of abandoned utterances (never finished, never spoken)."""
         return self._segmenter.discarded_words
 
+    @property
+    def settings(self) -> TextSettings:
+        """The loaded settings in use."""
+        return self._settings
+
     def configure(self, config: TextConfig) -> None:
         """Switch to new settings from the next call on (raises, changing nothing, on a bad list file)."""
-        settings = _load_settings(config)
+        self.use(TextSettings.load(config))
+
+    def use(self, settings: TextSettings) -> None:
+        """Switch to settings already loaded, from the next call on (nothing to do if in use)."""
+        if settings is self._settings:
+            return
         with self._lock:
             self._settings = settings
             self._segmenter.configure(settings.config, settings.guard)
@@ -236,4 +257,4 @@ class TextStage:
         return phrases
 
 
-__all__ = ["TextPhrase", "TextStage", "to_parts", "words_from_text"]
+__all__ = ["TextPhrase", "TextSettings", "TextStage", "to_parts", "words_from_text"]

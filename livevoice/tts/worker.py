@@ -6,10 +6,10 @@ and morphs apply at phrase boundaries), streams the phrase, resamples each chunk
 the device rate and writes it to the output (which blocks while the output ring is
 full: back-pressure, not loss).
 
-Bounded in both directions: a full queue drops the new phrase (counted, an Error
-event), and a phrase that waited longer than ``max_wait_s`` is dropped when its
-turn comes (counted), so when the TTS is slower than real time the delay stays
-bounded instead of growing without end.
+Bounded in both directions: a full queue drops the new phrase (counted, reported as a
+:class:`~livevoice.frames.StageError`), and a phrase that waited longer than
+``max_wait_s`` is dropped when its turn comes (counted), so when the TTS is slower than
+real time the delay stays bounded instead of growing without end.
 """
 
 from __future__ import annotations
@@ -19,14 +19,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
 from livevoice.audio.output import AudioOutput
 from livevoice.audio.resample import StreamResampler
-from livevoice.control.events import ErrorEvent
-from livevoice.frames import FloatArray, Phrase
+from livevoice.frames import FloatArray, Phrase, StageError
 from livevoice.latency import LatencyTracker
 from livevoice.text.parts import Beep, Part, Say
 from livevoice.tts.engine import TtsEngine, TtsStream
@@ -35,7 +33,8 @@ log = logging.getLogger(__name__)
 
 VoiceProvider = Callable[[], "np.ndarray | None"]
 """Gives the embedding a phrase starting now is spoken in (None: no voice)."""
-Publish = Callable[[Any], object]
+Report = Callable[[StageError], object]
+"""Takes what went wrong (a dropped or failed phrase); must not block."""
 
 
 class TtsWorker:
@@ -47,7 +46,7 @@ class TtsWorker:
         output: AudioOutput,
         voice_for_phrase: VoiceProvider,
         tracker: LatencyTracker,
-        publish: Publish,
+        report: Report,
         *,
         queue_size: int = 16,
         max_wait_s: float = 6.0,
@@ -57,10 +56,10 @@ class TtsWorker:
         self.output = output
         self.voice_for_phrase = voice_for_phrase
         self.tracker = tracker
-        self.publish = publish
+        self.report = report
         self.max_wait_s = max_wait_s
         self.on_failure = on_failure
-        """Called (source, message) when a phrase fails; default: an Error event."""
+        """Called (source, message) when a phrase fails; default: a StageError to ``report``."""
         self._queue: queue.Queue[Phrase] = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
         self._cancel = threading.Event()
@@ -125,7 +124,7 @@ class TtsWorker:
         self.phrases_dropped += 1
         self.tracker.abandon(phrase.utterance_id)
         log.warning("phrase dropped: %s: %r", why, phrase.text)
-        self.publish(ErrorEvent("tts", f"phrase dropped: {why}"))
+        self.report(StageError("tts", f"phrase dropped: {why}"))
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -152,7 +151,7 @@ class TtsWorker:
                 if self.on_failure is not None:
                     self.on_failure("tts", message)
                 else:
-                    self.publish(ErrorEvent("tts", message))
+                    self.report(StageError("tts", message))
             finally:
                 self._current = None
                 self.speaking = False
