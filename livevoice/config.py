@@ -112,6 +112,8 @@ class TtsConfig:
     """Seed of the codec-token sampling (same seed + text + voice = same audio); -1 = random."""
     warmup: bool = True
     """Speak one short phrase at load so the first real phrase is not slow."""
+    real_time_warning: float = field(default=0.9, metadata=_range(0.0, 100.0))
+    """Warn once when recent phrases take more than this many seconds per second of speech (0 = never)."""
     cuda_graphs: bool = True
     """On a GPU, replay each codec frame as a captured CUDA graph (False: the same steps eagerly, slower)."""
 

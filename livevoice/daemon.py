@@ -50,6 +50,7 @@ from livevoice.models import Models
 from livevoice.pipeline import TYPED_UTTERANCE_BASE, Pipeline
 from livevoice.reload import reload_config
 from livevoice.reports import CounterReports
+from livevoice.tts.realtime import RealTimeMonitor
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ class Daemon:
         self.pipeline: Pipeline | None = None
         self.server: ControlServer | None = None
         self._typed_ids = itertools.count(TYPED_UTTERANCE_BASE)
+        self.realtime = RealTimeMonitor(config.tts.real_time_warning)  # outlives pipelines: warns once
         self._lock = threading.RLock()
         """Held while the pipeline is replaced (device changes from the control thread and the main loop)."""
         self._stop = threading.Event()
@@ -167,6 +169,7 @@ class Daemon:
             on_failure=self._on_stage_failure,
             routes=choice.routes,
             typed_ids=self._typed_ids,
+            realtime=self.realtime,
         )
         try:
             pipeline.start()

@@ -206,6 +206,16 @@ class StageError:
 
 
 @dataclass(frozen=True, slots=True)
+class RealTimeWarning:
+    """The TTS cannot keep up with speech on this machine (said once, when first seen)."""
+
+    real_time_factor: float
+    """Seconds of TTS compute per second of speech over the recent phrases (above 1: falling behind)."""
+    message: str
+    """One line for the user."""
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceLost:
     """An audio device disappeared or stopped; the loop is closed until it comes back."""
 
@@ -265,6 +275,8 @@ class LoopStats:
     counters: dict[str, int]
     """Named totals (overruns, drops, errors, ``devicesLostTotal``) and gauges named as such
     (``devicesMissing``: how many devices are gone right now)."""
+    tts_real_time_factor: float = 0.0
+    """TTS compute seconds per second of speech over the recent phrases (0.0: none yet)."""
 
 
 ControlChange = ModeChanged | VoiceChanged
@@ -278,6 +290,7 @@ LoopRecord = (
     | ModeChanged
     | VoiceChanged
     | StageError
+    | RealTimeWarning
     | DeviceLost
     | DeviceRestored
     | BufferOverrun

@@ -63,6 +63,7 @@ from livevoice.frames import (
 from livevoice.latency import LatencyTracker
 from livevoice.text.stage import TextStage
 from livevoice.tts.engine import TtsEngine
+from livevoice.tts.realtime import RealTimeMonitor
 from livevoice.tts.worker import TtsWorker
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class Pipeline:
         on_failure: Callable[[str, str], object] | None = None,
         routes: Mapping[str, SinkRoute] | None = None,
         typed_ids: Iterator[int] | None = None,
+        realtime: RealTimeMonitor | None = None,
     ) -> None:
         self.config = config
         self.plan = plan
@@ -100,7 +102,13 @@ class Pipeline:
         self.tracker = LatencyTracker(self._on_latency)
         self.output = AudioOutput(plan, devices["output"], devices["monitor"], routes)
         self.tts = TtsWorker(
-            engine, self.output, controls.voice_for_phrase, self.tracker, emit, on_failure=self._stage_failed
+            engine,
+            self.output,
+            controls.voice_for_phrase,
+            self.tracker,
+            emit,
+            on_failure=self._stage_failed,
+            realtime=realtime or RealTimeMonitor(config.tts.real_time_warning),
         )
         self.text = TextStage(controls.text_settings)
         self.front = LiveTranscriber(
@@ -246,6 +254,7 @@ class Pipeline:
             tuple(figures["output_first_packet_ms"]),
             tuple(figures["mouth_to_ear_ms"]),
             self.counters(),
+            self.tts.realtime.factor,
         )
 
     def counters(self) -> dict[str, int]:

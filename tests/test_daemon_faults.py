@@ -71,12 +71,19 @@ class SlowStream:
     max_chunks: int | None = None
     t_start_ns: int = field(default=0)
 
+    delayed_s: float = field(default=0.0)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
+
+    @property
+    def compute_s(self) -> float:
+        return float(self.inner.compute_s) + self.delayed_s
 
     def __iter__(self) -> Iterator[TtsChunk]:
         for index, chunk in enumerate(self.inner):
             time.sleep(self.delay_s)  # the computation this slow TTS takes for a chunk
+            self.delayed_s += self.delay_s
             self.t_start_ns = self.inner.t_start_ns
             yield chunk
             if self.max_chunks is not None and index + 1 >= self.max_chunks:
@@ -225,6 +232,29 @@ def test_a_tts_slower_than_real_time_stays_bounded(config: Config, models: Model
                 assert output["count"] >= 1 and output["maxMs"] <= 2000 + 2000  # max wait + one phrase
                 await client.request("StopSpeaking")
                 assert pipeline.tts.queued == 0
+            finally:
+                await client.close()
+
+        asyncio.run(scenario())
+
+
+def test_a_machine_too_slow_for_real_time_is_told_once(config: Config, models: Models) -> None:
+    """Every 2-4 frame chunk (160-320 ms of speech) takes 400 ms more to make: after 3 s of
+    speech the daemon says that it cannot keep up (once: see test_tts_realtime), and GetStats
+    shows the factor."""
+    slow = Models(models.recognizer, models.vad, FaultyEngine(models.engine, chunk_delay_s=0.4, max_chunks=4))
+    with Running(config, slow) as running:
+
+        async def scenario() -> None:
+            client = await running.client()
+            try:
+                for i in range(3):  # 3 x 1.12 s of speech, queued at once
+                    await client.request("Speak", {"text": f"Slow phrase {i}."})
+                warning = await client.wait_for("RealTimeWarning", 60)
+                assert warning["realTimeFactor"] > 1.0
+                assert "cannot speak in real time" in warning["message"]
+                factor = (await client.request("GetStats"))["daemon"]["ttsRealTimeFactor"]
+                assert factor == pytest.approx(warning["realTimeFactor"], rel=0.01)
             finally:
                 await client.close()
 

@@ -288,6 +288,8 @@ def event_for_frame(frame: Any) -> Any:
         )
     if isinstance(frame, frames.StageError):
         return ErrorEvent(frame.source, frame.message)
+    if isinstance(frame, frames.RealTimeWarning):
+        return RealTimeWarningEvent(round(frame.real_time_factor, 3), frame.message)
     if isinstance(frame, frames.DeviceLost):
         return DeviceLostEvent(frame.role, frame.device, frame.reason)
     if isinstance(frame, frames.DeviceRestored):

@@ -93,6 +93,7 @@ class LiveState:
             output_first_packet=LatencySummary.from_values(stats.output_first_packet_ms),
             mouth_to_ear=LatencySummary.from_values(stats.mouth_to_ear_ms),
             counters=stats.counters,
+            tts_real_time_factor=round(stats.tts_real_time_factor, 3),
         )
 
     def list_voices(self) -> list[VoiceInfo]:

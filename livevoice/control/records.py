@@ -95,6 +95,9 @@ class DaemonStats:
     """first_sample_out - speech_end."""
     counters: Mapping[str, int] = field(default_factory=dict)
     """Named totals since start, e.g. ``captureOverruns``, ``outputUnderruns``, ``queueDrops``."""
+    tts_real_time_factor: float = 0.0
+    """TTS compute seconds per second of speech over the recent phrases (0.0: none yet; above 1
+    the voice falls behind)."""
 
 
 @dataclass(frozen=True)

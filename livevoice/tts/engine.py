@@ -61,6 +61,11 @@ class TtsStream(Protocol):
     t_first_audio_ns: int
     """Monotonic time (ns) at which the first chunk was ready; 0 before."""
 
+    @property
+    def compute_s(self) -> float:
+        """Seconds spent generating so far (not waiting for text, not while the consumer held a chunk)."""
+        ...
+
     def append(self, text: str) -> None:
         """Extend the text while it is being spoken (the words are added as given)."""
         ...

@@ -24,16 +24,17 @@ import numpy as np
 
 from livevoice.audio.output import AudioOutput
 from livevoice.audio.resample import StreamResampler
-from livevoice.frames import FloatArray, Phrase, StageError
+from livevoice.frames import FloatArray, Phrase, RealTimeWarning, StageError
 from livevoice.latency import LatencyTracker
 from livevoice.text.parts import Beep, Part, Say
 from livevoice.tts.engine import TtsEngine, TtsStream
+from livevoice.tts.realtime import RealTimeMonitor, slow_machine_message
 
 log = logging.getLogger(__name__)
 
 VoiceProvider = Callable[[], "np.ndarray | None"]
 """Gives the embedding a phrase starting now is spoken in (None: no voice)."""
-Report = Callable[[StageError], object]
+Report = Callable[[StageError | RealTimeWarning], object]
 """Takes what went wrong (a dropped or failed phrase); must not block."""
 
 
@@ -51,6 +52,7 @@ class TtsWorker:
         queue_size: int = 16,
         max_wait_s: float = 6.0,
         on_failure: Callable[[str, str], object] | None = None,
+        realtime: RealTimeMonitor | None = None,
     ) -> None:
         self.engine = engine
         self.output = output
@@ -60,6 +62,8 @@ class TtsWorker:
         self.max_wait_s = max_wait_s
         self.on_failure = on_failure
         """Called (source, message) when a phrase fails; default: a StageError to ``report``."""
+        self.realtime = realtime or RealTimeMonitor()
+        """The real-time factor of recent phrases (may outlive this worker: it warns once)."""
         self._queue: queue.Queue[Phrase] = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
         self._cancel = threading.Event()
@@ -177,16 +181,26 @@ class TtsWorker:
             if self._cancel.is_set():
                 stream.cancel()
             resampler = StreamResampler(self.engine.sample_rate, self.output.sample_rate)
+            made = 0
             for chunk in stream:
                 if chunk.index == 0:
                     self.tracker.stamp(uid, "tts_start", stream.t_start_ns)
                     self.tracker.stamp(uid, "tts_first_audio", chunk.t_ns)
+                made += len(chunk.samples)
                 audio: FloatArray = resampler.process(chunk.samples)
                 if chunk.final:
                     audio = np.concatenate([audio, resampler.flush()])
                 first = self._play(uid, audio, first)
+            self._count_speed(stream.compute_s, made / self.engine.sample_rate)
         if self._held and not self._cancel.is_set():
             self._play(uid, np.zeros(0, dtype=np.float32), first, flush=True)
+
+    def _count_speed(self, compute_s: float, audio_s: float) -> None:
+        factor = self.realtime.add(compute_s, audio_s)
+        if factor is not None:
+            message = slow_machine_message(factor)
+            log.warning("%s", message)
+            self.report(RealTimeWarning(factor, message))
 
     def _play(self, uid: int, audio: FloatArray, first: bool, *, flush: bool = False) -> bool:
         """Queue audio of utterance ``uid``; returns whether its first sample is still to come.
