@@ -417,6 +417,11 @@ def test_every_loop_record_becomes_its_event() -> None:
             "Error",
             {"source": "tts", "message": "phrase dropped"},
         ),
+        frames.RealTimeWarning: (
+            frames.RealTimeWarning(1.23456, "this machine cannot speak in real time"),
+            "RealTimeWarning",
+            {"realTimeFactor": 1.235, "message": "this machine cannot speak in real time"},
+        ),
         frames.DeviceLost: (
             frames.DeviceLost("output", "livevoice_out", "the stream stopped"),
             "DeviceLost",
