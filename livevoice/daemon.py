@@ -136,6 +136,7 @@ class LiveState(ControlOnlyState):
             speaking=bool(pipeline and pipeline.speaking),
             push_to_talk_enabled=status.push_to_talk_enabled,
             push_to_talk_pressed=status.push_to_talk_pressed,
+            asr_device=getattr(self.daemon.models.recognizer, "device_in_use", ""),
         )
 
     def get_stats(self) -> DaemonStats:
