@@ -158,7 +158,7 @@ class WhisperRecognizer:
         for segment in segments:
             for w in segment.words or ():
                 text = w.word.strip()
-                if text:
+                if any(ch.isalnum() for ch in text):  # not a lone "." heard in the trailing silence
                     words.append(Word(text, float(w.start), float(w.end), float(w.probability)))
         return words
 
