@@ -90,9 +90,12 @@ class AsrConfig:
     """No decode before the utterance holds this much audio (ms); guards against hallucination."""
     cpu_threads: int = field(default=1, metadata=_range(0, 64))
     """CPU threads for Whisper; 0 = CTranslate2's default."""
-    context_chars: int = field(default=100, metadata=_range(0, 400))
+    commit_margin_ms: int = field(default=500, metadata=_range(0, 2000))
+    """A word is committed during speech only once a decode heard this much audio after it (ms):
+    more is steadier (tiny.en guesses at a half-heard last word), less is sooner."""
+    context_chars: int = field(default=0, metadata=_range(0, 400))
     """The end of the previous utterances' text (up to this many characters) is the prompt of
-    the next one; 0 = each utterance decoded alone."""
+    the next one; 0 = each utterance decoded alone (best for tiny.en, see bench/RESULTS.md)."""
     context_reset_s: float = field(default=10.0, metadata=_range(0.0, 3600.0))
     """A pause longer than this (s) forgets that context."""
     encoder_padding_ms: int = field(default=5000, metadata=_range(1000, 30000))

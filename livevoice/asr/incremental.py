@@ -11,8 +11,13 @@ cost of a decode), and a closing pass once the speaker pauses, which becomes the
 pass when the VAD then ends the utterance. What keeps each decode cheap and sane (measured
 on tiny.en, see bench/RESULTS.md):
 
-- the previous utterances' text is the prompt of a new one (:mod:`livevoice.asr.context`:
-  short, forgotten after a long pause, dropped when a decode loops);
+- during speech a word is committed only once a pass heard ``commit_margin_ms`` after it
+  (tiny.en guesses at a half-heard last word, and two passes 300 ms apart agree on the guess);
+- with ``context_chars`` > 0, the previous utterances' text is the prompt of a new one
+  (:mod:`livevoice.asr.context`: short, forgotten after a long pause, dropped when a decode
+  loops); off by default: with tiny.en it did not help (bench/RESULTS.md);
+- the final text has no word that starts in the silence after the speech (Whisper hears
+  "Thank you." there);
 - a hypothesis that repeats an n-gram three times or more is cut after the first copy; if
   the decode had a context prompt, the context is dropped (and the final pass re-run
   without it);
@@ -60,6 +65,8 @@ def join_words(words: list[Word] | tuple[Word, ...]) -> str:
     return " ".join(w.text for w in words)
 
 
+SILENCE_WORD_TOLERANCE_S = 0.1
+"""The final text keeps no word that starts later than this after the VAD's end of speech."""
 REUSE_MARGIN_SAMPLES = 1024
 """A pass is reused as the final one if it heard this much (64 ms) past the end of speech."""
 
@@ -102,11 +109,13 @@ class IncrementalTranscriber:
         self.buffer_start = 0
         """Stream position (16 kHz samples) of the first buffered sample."""
         self._decoded_from = 0
-        """Stream position of the end of the audio the previous pass started on."""
+        """Stream position up to which the previous pass decoded (the buffer's start before any)."""
         self._last_hypothesis: list[Word] | None = None
         self._prompt = ""
         self._context_prompt: str | None = None
-        self.agreement = LocalAgreement()
+        self._context_looped = False
+        """This utterance looped with the context as prompt: its text starts no new context."""
+        self.agreement = LocalAgreement(stable_margin_s=self.config.commit_margin_ms / 1000)
         self._started: SpeechStarted | None = None
 
     def abandon(self) -> None:
@@ -173,8 +182,9 @@ class IncrementalTranscriber:
         words = self._decode(audio, prompt)
         loop = repetition_start([w.text for w in words])
         if loop is not None and not self._prompt and self._context_prompt:
-            self.context.drop()  # a loop with the context as prompt: no more context
+            self.context.drop()  # a loop with the context as prompt: start the context afresh
             self._context_prompt = None
+            self._context_looped = True
             if final:
                 words = self._decode(audio, None)
                 loop = repetition_start([w.text for w in words])
@@ -199,7 +209,8 @@ class IncrementalTranscriber:
         """One pass over the buffer: commit what two passes agree on, report the rest."""
         if self._started is None:
             return []
-        committed = self.agreement.update(self._hypothesis())
+        hypothesis = self._hypothesis()
+        committed = self.agreement.update(hypothesis, self._decoded_from / SAMPLE_RATE)
         now = self.clock()
         events: list[TranscriptEvent] = []
         if committed:
@@ -244,7 +255,9 @@ class IncrementalTranscriber:
                 hypothesis = last
             else:
                 hypothesis = self._hypothesis(final=True)
-            rest = self.agreement.finish(hypothesis)
+            # Whisper's "Thank you." and the like, heard in the silence after the speech
+            limit_s = ended.speech_end / SAMPLE_RATE + SILENCE_WORD_TOLERANCE_S
+            rest = self.agreement.finish([w for w in hypothesis if w.start_s <= limit_s])
             now = self.clock()
             if rest:
                 events.append(WordsCommitted(self.utterance_id, tuple(rest), now))
@@ -262,6 +275,7 @@ class IncrementalTranscriber:
                     t_text_ready_ns=self.clock(),
                 )
             )
-            self.context.remember(join_words(words), ended.speech_end / SAMPLE_RATE)
+            if not self._context_looped:
+                self.context.remember(join_words(words), ended.speech_end / SAMPLE_RATE)
         self._reset()
         return events
