@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
 import subprocess
 import sys
@@ -50,13 +51,14 @@ def test_cuda12_packages_are_installed_with_every_library() -> None:
 def test_preloading_makes_the_bare_name_the_engine_opens_resolve() -> None:
     """In a fresh process: ``dlopen("libcublas.so.12")`` (what CTranslate2 calls) fails on the
     linker's path alone, and works after the preload, with no LD_LIBRARY_PATH and no GPU."""
-    env = {k: v for k, v in __import__("os").environ.items() if k != "LD_LIBRARY_PATH"}
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
     result = subprocess.run(
         [sys.executable, "-c", PRELOAD_PROBE], capture_output=True, text=True, timeout=120, env=env
     )
     assert result.returncode == 0, result.stderr
     probe = json.loads(result.stdout.strip().splitlines()[-1])
-    assert probe["before"] is False, "libcublas.so.12 is on the linker's path here: the test proves nothing"
+    if probe["before"]:
+        pytest.skip("a CUDA 12 cuBLAS is on this machine's linker path: the preload cannot be seen")
     assert probe["after"] is True and probe["complete"] is True, probe
     assert set(probe["loaded"]) == {spec.soname for spec in CUDA12_LIBRARIES}
     for soname, path in probe["loaded"].items():
