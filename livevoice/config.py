@@ -96,6 +96,10 @@ class AsrConfig:
     context_chars: int = field(default=0, metadata=_range(0, 400))
     """The end of the previous utterances' text (up to this many characters) is the prompt of
     the next one; 0 = each utterance decoded alone (best for tiny.en, see bench/RESULTS.md)."""
+    context_audio_ms: int = field(default=3000, metadata=_range(0, 5000))
+    """The last this many ms of the previous utterance's audio (with the pause, when it was at
+    most 2 s) are decoded in front of the next one and not committed again; 0 = none. Better
+    first words (bench/RESULTS.md), at the cost of longer decodes."""
     context_reset_s: float = field(default=10.0, metadata=_range(0.0, 3600.0))
     """A pause longer than this (s) forgets that context."""
     encoder_padding_ms: int = field(default=5000, metadata=_range(1000, 30000))

@@ -43,7 +43,7 @@ def utterance(inc: IncrementalTranscriber, uid: int, start: int, seconds: float,
 
 def test_words_heard_in_the_silence_after_the_speech_are_dropped() -> None:
     words = [*timed("Hello there"), Word("Thank", 1.05, 1.2, 0.5), Word("you.", 1.2, 1.3, 0.5)]
-    inc = IncrementalTranscriber(ScriptedRecognizer(words), AsrConfig(context_chars=0))
+    inc = IncrementalTranscriber(ScriptedRecognizer(words), AsrConfig(context_chars=0, context_audio_ms=0))
     assert utterance(inc, 1, 0, 1.4, speech_s=0.85) == "Hello there"
 
 
@@ -51,7 +51,9 @@ def test_the_previous_text_is_the_next_prompt_and_a_loop_drops_it() -> None:
     clean = timed("see you tomorrow")
     looped = timed("see you see you see you see you")
     script = ScriptedRecognizer(clean, prompted=looped)
-    inc = IncrementalTranscriber(script, AsrConfig(context_chars=100, context_reset_s=10.0))
+    inc = IncrementalTranscriber(
+        script, AsrConfig(context_chars=100, context_reset_s=10.0, context_audio_ms=0)
+    )
     assert utterance(inc, 1, 0, 1.3, speech_s=1.2) == "see you tomorrow"
     assert script.calls == [None]
     # the next utterance is decoded with the first one's text as prompt; it loops: the final
@@ -66,15 +68,64 @@ def test_the_previous_text_is_the_next_prompt_and_a_loop_drops_it() -> None:
 
 def test_a_loop_without_a_prompt_is_cut_after_its_first_copy() -> None:
     script = ScriptedRecognizer(timed("thank you thank you thank you", step=0.2))
-    inc = IncrementalTranscriber(script, AsrConfig(context_chars=0))
+    inc = IncrementalTranscriber(script, AsrConfig(context_chars=0, context_audio_ms=0))
     assert utterance(inc, 1, 0, 1.5, speech_s=1.4) == "thank you"
     assert inc.loops_cut == 1
 
 
 def test_context_is_forgotten_after_a_long_pause() -> None:
     script = ScriptedRecognizer(timed("good morning"))
-    inc = IncrementalTranscriber(script, AsrConfig(context_chars=100, context_reset_s=5.0))
+    inc = IncrementalTranscriber(
+        script, AsrConfig(context_chars=100, context_reset_s=5.0, context_audio_ms=0)
+    )
     utterance(inc, 1, 0, 1.0, speech_s=0.9)
     utterance(inc, 2, 3 * SAMPLE_RATE, 1.0, speech_s=0.9)  # 2.1 s later: prompted
     utterance(inc, 3, 20 * SAMPLE_RATE, 1.0, speech_s=0.9)  # 16 s later: alone
     assert script.calls == [None, "good morning", None]
+
+
+@dataclass
+class BufferRecorder:
+    """Answers with fixed words (buffer seconds) and keeps every buffer it was given."""
+
+    words: list[Word]
+    buffers: list[FloatArray] = field(default_factory=list)
+
+    def transcribe(self, audio: FloatArray, *, prompt: str | None, max_new_tokens: int) -> list[Word]:
+        self.buffers.append(audio.copy())
+        return list(self.words)
+
+
+def test_the_end_of_the_previous_utterance_is_decoded_in_front_and_not_committed_again() -> None:
+    """With context_audio_ms, the next utterance's buffer starts with the previous one's last
+    audio and the pause as silence; the words heard there are not committed a second time."""
+    first = np.full(int(1.5 * SAMPLE_RATE), 0.25, np.float32)
+    second = np.full(int(1.0 * SAMPLE_RATE), 0.5, np.float32)
+    # 1st utterance at stream 0-1.5 s: "good morning" at 0.2-0.8 s
+    # 2nd utterance at 2.0-3.0 s; its buffer starts at 1.5 - 1.0 = 0.5 s: "morning" (0.5-0.8 s
+    # in stream time = 0.0-0.3 s of the buffer) is context, "how are you" is new
+    script = BufferRecorder(timed("good morning"))
+    inc = IncrementalTranscriber(script, AsrConfig(context_audio_ms=1000, context_chars=0))
+    inc.handle(SpeechBegins(1, 0, 0))
+    inc.handle(SpeechAudio(1, first, 0))
+    inc.handle(SpeechEnds(1, len(first), len(first)))
+    script.words = [Word("morning", 0.0, 0.3, 0.9), *timed("how are you", start=1.55)]
+    inc.handle(SpeechBegins(2, 2 * SAMPLE_RATE, 2 * SAMPLE_RATE))
+    inc.handle(SpeechAudio(2, second, 2 * SAMPLE_RATE))
+    events = inc.handle(SpeechEnds(2, 3 * SAMPLE_RATE, 3 * SAMPLE_RATE))
+    final = next(e for e in events if isinstance(e, TranscriptFinal))
+    assert final.text == "how are you"
+    assert final.words[0].start_s == 2.05  # 0.5 s (buffer start) + 1.55 s
+    buffer = script.buffers[-1]  # 1 s of the first utterance, the 0.5 s pause, the new 1 s
+    assert len(buffer) == int(2.5 * SAMPLE_RATE)
+    assert np.all(buffer[:SAMPLE_RATE] == 0.25)
+    assert np.all(buffer[SAMPLE_RATE : int(1.5 * SAMPLE_RATE)] == 0.0)
+    assert np.all(buffer[int(1.5 * SAMPLE_RATE) :] == 0.5)
+
+
+def test_no_audio_context_after_a_long_pause() -> None:
+    script = BufferRecorder(timed("good morning"))
+    inc = IncrementalTranscriber(script, AsrConfig(context_audio_ms=1000, context_chars=0))
+    utterance(inc, 1, 0, 1.5, speech_s=1.5)
+    utterance(inc, 2, 10 * SAMPLE_RATE, 1.0, speech_s=1.0)  # 8.5 s later
+    assert len(script.buffers[-1]) == SAMPLE_RATE

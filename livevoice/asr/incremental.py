@@ -13,6 +13,9 @@ on tiny.en, see bench/RESULTS.md):
 
 - during speech a word is committed only once a pass heard ``commit_margin_ms`` after it
   (tiny.en guesses at a half-heard last word, and two passes 300 ms apart agree on the guess);
+- the end of the previous utterance's audio (``context_audio_ms``, when the pause was at most
+  2 s) is decoded in front of a new one, its words already committed, so Whisper does not
+  guess the first words from nothing;
 - with ``context_chars`` > 0, the previous utterances' text is the prompt of a new one
   (:mod:`livevoice.asr.context`: short, forgotten after a long pause, dropped when a decode
   loops); off by default: with tiny.en it did not help (bench/RESULTS.md);
@@ -67,6 +70,8 @@ def join_words(words: list[Word] | tuple[Word, ...]) -> str:
 
 SILENCE_WORD_TOLERANCE_S = 0.1
 """The final text keeps no word that starts later than this after the VAD's end of speech."""
+MAX_CONTEXT_GAP_SAMPLES = 2 * SAMPLE_RATE
+"""Audio context only across a pause of at most 2 s (the pause is put in as silence)."""
 REUSE_MARGIN_SAMPLES = 1024
 """A pass is reused as the final one if it heard this much (64 ms) past the end of speech."""
 
@@ -100,6 +105,9 @@ class IncrementalTranscriber:
         """Finals taken from a closing pass, with no decode after the end of speech."""
         self.loops_cut = 0
         """Hypotheses cut at a repetition loop."""
+        self.context_audio_samples = config.context_audio_ms * SAMPLE_RATE // 1000
+        self._tail: tuple[int, FloatArray, list[Word]] | None = None
+        """The end of the previous utterance: stream position, audio, committed words in it."""
         self._reset()
 
     def _reset(self) -> None:
@@ -116,6 +124,9 @@ class IncrementalTranscriber:
         self._context_looped = False
         """This utterance looped with the context as prompt: its text starts no new context."""
         self.agreement = LocalAgreement(stable_margin_s=self.config.commit_margin_ms / 1000)
+        self._context_words = 0
+        """Committed words at the start of ``agreement.committed`` that belong to the audio context."""
+        self._context_samples = 0
         self._started: SpeechStarted | None = None
 
     def abandon(self) -> None:
@@ -138,7 +149,7 @@ class IncrementalTranscriber:
         end = self.buffer_start + self._buffer_len
         speech_end = end - trailing_silence_ms * SAMPLE_RATE // 1000
         return self.policy.next_pass(
-            buffer_ms=self._buffer_len * 1000 / SAMPLE_RATE,
+            buffer_ms=(self._buffer_len - self._context_samples) * 1000 / SAMPLE_RATE,
             unseen_ms=(end - self._decoded_from) * 1000 / SAMPLE_RATE,
             unheard_speech_ms=(speech_end - self._decoded_from) * 1000 / SAMPLE_RATE,
             trailing_silence_ms=trailing_silence_ms,
@@ -156,6 +167,7 @@ class IncrementalTranscriber:
             self.utterance_id = event.utterance_id
             self.buffer_start = self._decoded_from = event.audio_start
             self._context_prompt = self.context.prompt(event.speech_start / SAMPLE_RATE)
+            self._prepend_tail(event.audio_start)
             self._started = SpeechStarted(
                 event.utterance_id, event.speech_start / SAMPLE_RATE, self.time_of(event.speech_start)
             )
@@ -168,6 +180,32 @@ class IncrementalTranscriber:
         if event.utterance_id != self.utterance_id or self._started is None:
             return []
         return self._finish(event)
+
+    def _prepend_tail(self, audio_start: int) -> None:
+        """Put the end of the previous utterance (and the pause, as silence) in front of the
+        buffer when the pause was short; its words count as committed, so they are not again."""
+        tail, self._tail = self._tail, None
+        if tail is None:
+            return
+        tail_end, audio, words = tail
+        gap = audio_start - tail_end
+        if not 0 <= gap <= MAX_CONTEXT_GAP_SAMPLES:
+            return
+        self._chunks = [audio, np.zeros(gap, dtype=np.float32)]
+        self._buffer_len = self._context_samples = len(audio) + gap
+        self.buffer_start = audio_start - self._buffer_len
+        self.agreement.committed = list(words)
+        self._context_words = len(words)
+
+    def _keep_tail(self, speech_end: int) -> None:
+        """Remember the end of this utterance's audio (up to ``speech_end``) for the next one."""
+        if self.context_audio_samples <= 0 or self._buffer_len == 0:
+            return
+        audio = self._audio()[: max(0, speech_end - self.buffer_start)]
+        audio = audio[-self.context_audio_samples :]
+        start = speech_end - len(audio)
+        words = [w for w in self.agreement.committed if w.start_s * SAMPLE_RATE >= start]
+        self._tail = (speech_end, audio.copy(), words)
 
     def _audio(self) -> FloatArray:
         if len(self._chunks) > 1:
@@ -218,7 +256,7 @@ class IncrementalTranscriber:
         events.append(
             TranscriptPartial(
                 self.utterance_id,
-                join_words(self.agreement.committed),
+                join_words(self.agreement.committed[self._context_words :]),
                 join_words(self.agreement.tentative()),
                 now,
             )
@@ -238,6 +276,7 @@ class IncrementalTranscriber:
         self._chunks = [audio[cut:].copy()]
         self._buffer_len = len(self._chunks[0])
         self.buffer_start = cut_pos
+        self._context_samples = 0
         self._prompt = join_words(self.agreement.committed)[-200:]
 
     def _finish(self, ended: SpeechEnds) -> list[TranscriptEvent]:
@@ -261,7 +300,8 @@ class IncrementalTranscriber:
             now = self.clock()
             if rest:
                 events.append(WordsCommitted(self.utterance_id, tuple(rest), now))
-        words = tuple(self.agreement.committed)
+        words = tuple(self.agreement.committed[self._context_words :])
+        self._keep_tail(ended.speech_end)
         if words:
             events.append(
                 TranscriptFinal(
