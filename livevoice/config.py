@@ -84,12 +84,30 @@ class AsrConfig:
     """Beam width; 5 costs ~10 % more than 1 and halves the word error rate here."""
     language: str = "en"
     """Spoken language code ("en" for the .en models)."""
-    step_ms: int = field(default=500, metadata=_range(100, 5000))
-    """How often the growing utterance is re-decoded while someone speaks (ms)."""
+    step_ms: int = field(default=0, metadata=_range(0, 5000))
+    """Audio (ms) between the starts of two decodes of the growing utterance while someone
+    speaks; a decode never starts before the previous one ended. 0 = 300 on a CPU, 100 on CUDA."""
     min_first_decode_ms: int = field(default=1000, metadata=_range(0, 10000))
     """No decode before the utterance holds this much audio (ms); guards against hallucination."""
     cpu_threads: int = field(default=1, metadata=_range(0, 64))
     """CPU threads for Whisper; 0 = CTranslate2's default."""
+    commit_margin_ms: int = field(default=500, metadata=_range(0, 2000))
+    """A word is committed during speech only once a decode heard this much audio after it (ms):
+    more is steadier (tiny.en guesses at a half-heard last word), less is sooner."""
+    context_chars: int = field(default=0, metadata=_range(0, 400))
+    """The end of the previous utterances' text (up to this many characters) is the prompt of
+    the next one; 0 = each utterance decoded alone (best for tiny.en, see bench/RESULTS.md)."""
+    context_audio_ms: int = field(default=3000, metadata=_range(0, 5000))
+    """The last this many ms of the previous utterance's audio (with the pause, when it was at
+    most 2 s) are decoded in front of the next one and not committed again; 0 = none. Better
+    first words (bench/RESULTS.md), at the cost of longer decodes."""
+    context_reset_s: float = field(default=10.0, metadata=_range(0.0, 3600.0))
+    """A pause longer than this (s) forgets that context."""
+    encoder_padding_ms: int = field(default=5000, metadata=_range(1000, 30000))
+    """Padding Whisper's encoder reads after the buffer (ms); 30000 = its whole 30 s window.
+
+    Less padding is cheaper (a 5 s buffer: ~0.1 s instead of ~0.4 s on a small CPU), but
+    under ~3 s tiny.en starts repeating itself at the end of the buffer."""
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,10 @@ class Daemon:
         pipeline = self.pipeline
         return (pipeline.speech_active, pipeline.speaking) if pipeline is not None else (False, False)
 
+    @property
+    def asr_device(self) -> str:
+        return str(getattr(self.models.recognizer, "device_in_use", ""))
+
     def stats(self) -> LoopStats:
         pipeline = self.pipeline
         stats = pipeline.stats() if pipeline is not None else LoopStats(0, (), (), (), {})

@@ -60,3 +60,12 @@ def test_finish_commits_the_rest_of_the_final_hypothesis() -> None:
     assert texts(rest) == ["not", "to", "be"]
     assert texts(la.committed) == ["to", "be", "or", "not", "to", "be"]
     assert la.tentative() == []
+
+
+def test_words_too_close_to_the_end_of_what_was_heard_wait() -> None:
+    """With a margin, agreeing passes only commit words the decode heard well past."""
+    la = LocalAgreement(stable_margin_s=0.4)
+    la.update(words("a b c d"), heard_until_s=1.25)  # words end at 0.3, 0.6, 0.9, 1.2
+    assert texts(la.update(words("a b c d"), heard_until_s=1.25)) == ["a", "b"]  # c: 0.35 s before
+    assert texts(la.update(words("a b c d e"), heard_until_s=1.7)) == ["c", "d"]
+    assert texts(la.finish(words("a b c d e"))) == ["e"]  # the end of speech commits the rest

@@ -15,10 +15,19 @@ import numpy as np
 import pytest
 
 from livevoice.asr.filemode import transcribe_samples
-from livevoice.asr.vad import SileroVad
+from livevoice.asr.vad import SileroVad, SpeechDetector
 from livevoice.asr.whisper import WhisperRecognizer
 from livevoice.config import AsrConfig, Config, VadConfig
-from livevoice.frames import FloatArray, SpeechEnded, SpeechStarted, TranscriptFinal, Word, WordsCommitted
+from livevoice.frames import (
+    FloatArray,
+    SpeechEnded,
+    SpeechStarted,
+    TranscriptEvent,
+    TranscriptFinal,
+    TranscriptPartial,
+    Word,
+    WordsCommitted,
+)
 from livevoice.testing.speech import convert, espeak, silence, speech
 
 SENTENCES = [
@@ -123,6 +132,28 @@ def test_incremental_path_commits_words_before_the_end_and_finalises(
     assert all(5 * seconds + 5 <= cap <= 12 * seconds + 20 for seconds, cap in caps), caps
     assert all(a[1] <= b[1] for a, b in itertools.pairwise(caps)), caps
     assert caps[-1][1] > caps[0][1], caps
+
+
+@pytest.mark.slow
+def test_with_context_the_next_utterances_are_prompted_with_what_was_said(
+    tmp_path: Path, recognizer: WhisperRecognizer
+) -> None:
+    """[asr] context_chars: the first utterance has no prompt, later ones the end of the text
+    heard before (at most context_chars long), and the transcripts stay right."""
+    audio = np.concatenate(
+        [silence(0.5), *[x for s in SENTENCES for x in (speech(s, tmp_path), silence(1.0))]]
+    )
+    recorder = RecordingRecognizer(recognizer)
+    config = Config(asr=AsrConfig(context_chars=60))
+    finals = [
+        e for e in transcribe_samples(audio, config, recorder, SileroVad()) if isinstance(e, TranscriptFinal)
+    ]
+    assert len(finals) == len(SENTENCES) and wer(SENTENCES, [f.text for f in finals]) <= 0.25
+    said = " ".join(f.text for f in finals)
+    assert recorder.calls[0][1] is None
+    prompts = [prompt for _, prompt, _ in recorder.calls if prompt]
+    assert all(p in said and len(p) <= 60 for p in prompts), prompts
+    assert len(prompts) >= len(SENTENCES) - 1
 
 
 @pytest.mark.slow
@@ -235,15 +266,80 @@ def test_vad_config_reaches_the_detector(tmp_path: Path, recognizer: WhisperReco
 
 
 @pytest.mark.slow
-def test_no_intermediate_pass_once_the_speaker_pauses(recognizer: WhisperRecognizer) -> None:
-    """A pass started in the silence before the end of speech would make the final pass
-    wait behind it; the transcriber holds back once ~100 ms of silence has begun."""
+def test_no_intermediate_pass_that_would_outlast_the_vad_end(recognizer: WhisperRecognizer) -> None:
+    """A pass still running when the VAD ends the utterance would make the final pass wait
+    behind it: once silence has begun, an intermediate pass only starts if its measured cost
+    fits before the end; after ~100 ms of silence one closing pass decodes all the speech."""
     from livevoice.asr.incremental import IncrementalTranscriber
+    from livevoice.asr.schedule import PassKind
     from livevoice.asr.vad import SpeechAudio, SpeechBegins
 
-    inc = IncrementalTranscriber(recognizer, AsrConfig())
+    inc = IncrementalTranscriber(recognizer, AsrConfig(step_ms=300), end_silence_ms=250)
     inc.handle(SpeechBegins(1, 0, 0))
-    assert not inc.should_decode(0)
+    assert inc.next_pass(0) is None
     inc.handle(SpeechAudio(1, np.zeros(16000, np.float32), 0))
-    assert inc.should_decode(0) and inc.should_decode(64)
-    assert not inc.should_decode(96) and not inc.should_decode(300)
+    assert inc.next_pass(0) is PassKind.INTERMEDIATE
+    inc.cost.ms = 200.0  # as if decodes had been measured at 200 ms
+    assert inc.next_pass(32) is PassKind.INTERMEDIATE  # ends 218 ms before the VAD could end it
+    assert inc.next_pass(64) is None  # would still run when the end comes
+    assert inc.next_pass(96) is PassKind.CLOSING  # the speaker paused: decode all the speech
+    inc.decode()
+    assert inc.next_pass(96) is None and inc.next_pass(300) is None  # that pass heard it all
+    inc.handle(SpeechAudio(1, np.zeros(4800, np.float32), 16000))
+    assert inc.next_pass(0) is PassKind.INTERMEDIATE and inc.next_pass(128) is PassKind.CLOSING
+
+
+def feed_live(
+    inc: object, detector: SpeechDetector, audio: FloatArray, piece: int = 512
+) -> list[TranscriptEvent]:
+    """Feed the detector and the transcriber in 32 ms pieces, decoding whenever a pass is due."""
+    from livevoice.asr.incremental import IncrementalTranscriber
+
+    assert isinstance(inc, IncrementalTranscriber)
+    events: list[TranscriptEvent] = []
+    for i in range(0, len(audio), piece):
+        for event in detector.feed(audio[i : i + piece]):
+            events += inc.handle(event)
+        if inc.should_decode(detector.trailing_silence_ms):
+            events += inc.decode()
+    for event in detector.flush():
+        events += inc.handle(event)
+    return events
+
+
+def test_a_closing_pass_in_the_pause_is_the_final_one(tmp_path: Path, recognizer: WhisperRecognizer) -> None:
+    """The speaker stops: the pass started ~100 ms into the silence heard all the speech, so
+    the VAD's end brings the final text without a decode after it; when the speaker goes on
+    after such a pass, that pass is only an intermediate one."""
+    from livevoice.asr.incremental import IncrementalTranscriber
+
+    sentence = "Please send me the report before the meeting on Friday."
+    audio = np.concatenate([silence(0.5), speech(sentence, tmp_path), silence(1.0)])
+    recorder = RecordingRecognizer(recognizer)
+    inc = IncrementalTranscriber(recorder, AsrConfig(context_chars=0), end_silence_ms=250)
+    detector = SpeechDetector(VadConfig(min_silence_ms=250), SileroVad())
+    events = feed_live(inc, detector, audio)
+    finals = [e for e in events if isinstance(e, TranscriptFinal)]
+    assert len(finals) == 1 and wer([sentence], [finals[0].text]) <= 0.2, finals
+    assert inc.reused_finals == 1
+    ended = next(i for i, e in enumerate(events) if isinstance(e, SpeechEnded))
+    assert not any(isinstance(e, TranscriptPartial) for e in events[ended:])  # no pass after the end
+    assert len(recorder.calls) == inc.decode_count
+
+    first, second = "Turn left at the next corner", "and stop at the red house."
+    resumed = np.concatenate(
+        [silence(0.5), speech(first, tmp_path), silence(0.15), speech(second, tmp_path), silence(1.0)]
+    )
+    # espeak pads each clip: the pause is ~0.45 s, under this VAD's end of speech
+    inc = IncrementalTranscriber(recorder, AsrConfig(context_chars=0), end_silence_ms=700)
+    detector = SpeechDetector(VadConfig(min_silence_ms=700), SileroVad())
+    before = len(recorder.calls)
+    events = feed_live(inc, detector, resumed)
+    finals = [e for e in events if isinstance(e, TranscriptFinal)]
+    assert len(finals) == 1 and wer([f"{first} {second}"], [finals[0].text]) <= 0.25, finals
+    # the pass in the pause was not taken as the final one: the text has both parts, and the
+    # final came from a pass after the second part
+    assert inc.reused_finals == 1 and "house" in finals[0].text.lower()
+    partials = [e.committed_text + " " + e.tentative_text for e in events if isinstance(e, TranscriptPartial)]
+    assert any("corner" in p for p in partials)
+    assert len(recorder.calls) - before == inc.decode_count

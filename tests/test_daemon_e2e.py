@@ -117,6 +117,8 @@ def test_the_whole_loop_live(setup: Path, tiny_models: Models) -> None:
         assert pipeline is not None
         client = await running.client()
         try:
+            status = await client.request("GetStatus")
+            assert status["asrDevice"] == models.recognizer.device_in_use  # "cpu" here, "cuda" on a GPU
             # 1. speech in -> transcript -> synthesized audio at the virtual mic, in voice alpha
             recorder = Recorder("livevoice_mic", setup / "rec1.raw")
             play(setup / "s1.wav")

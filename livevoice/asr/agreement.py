@@ -22,11 +22,16 @@ def normalize(text: str) -> str:
 class LocalAgreement:
     """The LocalAgreement-2 policy over timed word hypotheses (times absolute, seconds)."""
 
-    def __init__(self, *, overlap_tolerance_s: float = 0.1, max_ngram: int = 5) -> None:
+    def __init__(
+        self, *, overlap_tolerance_s: float = 0.1, max_ngram: int = 5, stable_margin_s: float = 0.0
+    ) -> None:
         self.committed: list[Word] = []
         self._previous: list[Word] = []
         self.overlap_tolerance_s = overlap_tolerance_s
         self.max_ngram = max_ngram
+        self.stable_margin_s = stable_margin_s
+        """A word is only committed once the pass heard this much audio after its end (s):
+        passes a few hundred ms apart agree on a guess at the last, half-heard word."""
 
     @property
     def committed_end_s(self) -> float:
@@ -49,13 +54,13 @@ class LocalAgreement:
                     return words[n:]
         return words
 
-    def update(self, hypothesis: list[Word]) -> list[Word]:
-        """Take a new hypothesis; return the words it newly commits."""
+    def update(self, hypothesis: list[Word], heard_until_s: float = float("inf")) -> list[Word]:
+        """Take a new hypothesis (of audio up to ``heard_until_s``); return the words it newly commits."""
         current = self._new_part(hypothesis)
         previous = self._new_part(self._previous)
         agreed: list[Word] = []
         for new, old in zip(current, previous, strict=False):
-            if normalize(new.text) != normalize(old.text):
+            if normalize(new.text) != normalize(old.text) or new.end_s > heard_until_s - self.stable_margin_s:
                 break
             agreed.append(new)
         self.committed.extend(agreed)

@@ -61,7 +61,9 @@ class LiveTranscriber:
         self.ring = RingBuffer(plan.capture_ring_samples)
         self.capture = CaptureStream(device, plan.sample_rate, plan.block_samples, self.ring, route)
         self.detector = SpeechDetector(config.vad, vad)
-        self.transcriber = IncrementalTranscriber(recognizer, config.asr, time_of=self._time_of)
+        self.transcriber = IncrementalTranscriber(
+            recognizer, config.asr, time_of=self._time_of, end_silence_ms=config.vad.min_silence_ms
+        )
         self.on_event = on_event
         self.on_audio = on_audio
         self.gate = gate
@@ -103,6 +105,8 @@ class LiveTranscriber:
             "asr_errors": self.errors,
             "capture_stalls": self.capture_stalls,
             "asr_decodes": self.transcriber.decode_count,
+            "asr_finals_without_decode": self.transcriber.reused_finals,
+            "asr_loops_cut": self.transcriber.loops_cut,
         }
 
     def _vad_loop(self) -> None:

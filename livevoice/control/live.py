@@ -80,6 +80,7 @@ class LiveState:
             speaking=speaking,
             push_to_talk_enabled=enabled,
             push_to_talk_pressed=pressed,
+            asr_device=self.loop.asr_device if self.loop is not None else "",
         )
 
     def get_stats(self) -> DaemonStats:

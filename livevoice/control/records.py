@@ -53,6 +53,9 @@ class DaemonStatus:
     push_to_talk_enabled: bool
     """When true, the microphone is only converted while push-to-talk is pressed."""
     push_to_talk_pressed: bool
+    asr_device: str = ""
+    """Where speech recognition really runs: "cuda" or "cpu" ("cpu" after a CUDA failure at
+    start); "" when no recogniser is loaded (control-only mode)."""
 
 
 @dataclass(frozen=True)

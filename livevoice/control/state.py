@@ -159,6 +159,11 @@ class AudioLoop(Protocol):
     raises :class:`~livevoice.errors.LivevoiceError`.
     """
 
+    @property
+    def asr_device(self) -> str:
+        """Where speech recognition really runs ("cuda", or "cpu", also after a CUDA failure)."""
+        ...
+
     def activity(self) -> tuple[bool, bool]:
         """(speech_active, speaking): the VAD is inside an utterance; speech is being played."""
         ...
