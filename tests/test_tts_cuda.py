@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tts_reference import generate_codes
 
 from livevoice.tts.loading import load_qwen3_engine
 from livevoice.tts.qwen3 import Qwen3TtsEngine
@@ -48,29 +49,6 @@ def eager(tiny_qwen_dir: Path) -> Iterator[Qwen3TtsEngine]:
     yield engine
 
 
-def generate_codes(engine: Qwen3TtsEngine, embedding: np.ndarray, text: str) -> np.ndarray:
-    from qwen_tts.inference.qwen3_tts_model import VoiceClonePromptItem
-
-    wrapper = engine._wrapper
-    item = VoiceClonePromptItem(
-        ref_code=None,
-        ref_spk_embedding=torch.from_numpy(embedding).to("cuda"),
-        x_vector_only_mode=True,
-        icl_mode=False,
-    )
-    codes, _ = wrapper.model.generate(
-        input_ids=wrapper._tokenize_texts([wrapper._build_assistant_text(text)]),
-        voice_clone_prompt=wrapper._prompt_items_to_voice_clone_prompt([item]),
-        languages=["auto"],
-        non_streaming_mode=False,
-        max_new_tokens=FRAMES + 1,
-        do_sample=False,
-        subtalker_dosample=False,
-        repetition_penalty=engine.sampling.repetition_penalty,
-    )
-    return np.asarray(codes[0].cpu().numpy())
-
-
 @pytest.mark.slow
 def test_frames_replay_captured_graphs_in_bf16(graphs: Qwen3TtsEngine, eager: Qwen3TtsEngine) -> None:
     assert graphs.dtype == torch.bfloat16 and graphs.graphs_captured
@@ -87,7 +65,7 @@ def test_greedy_graph_codes_equal_eager_steps_and_qwen_tts_generate(
     without = eager.open(embedding, TEXT)
     list(without)
     np.testing.assert_array_equal(with_graphs.codes, without.codes)
-    np.testing.assert_array_equal(with_graphs.codes, generate_codes(graphs, embedding, TEXT))
+    np.testing.assert_array_equal(with_graphs.codes, generate_codes(graphs, embedding, TEXT, FRAMES))
     assert sum(c.frames for c in chunks) == FRAMES and chunks[-1].final
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tts_reference import generate_codes
 
 from livevoice.testing.tiny_qwen import REAL_SIZES, build_real_size_qwen3_tts, qwen3_tts_configs
 from livevoice.tts.loading import load_qwen3_engine
@@ -40,8 +41,6 @@ def test_real_size_configs_are_the_released_architectures(size: str, hidden: int
 
 @pytest.mark.slow
 def test_the_real_size_06b_model_streams_the_codes_of_qwen_tts_generate(tmp_path: Path) -> None:
-    from qwen_tts.inference.qwen3_tts_model import VoiceClonePromptItem
-
     torch.set_num_threads(2)
     folder = build_real_size_qwen3_tts(tmp_path / "real", "0.6B")
     frames = 3
@@ -55,20 +54,6 @@ def test_the_real_size_06b_model_streams_the_codes_of_qwen_tts_generate(tmp_path
     text = "Hello there."
     stream = engine.open(embedding, text)
     chunks = list(stream)
-    wrapper = engine._wrapper
-    item = VoiceClonePromptItem(
-        ref_code=None, ref_spk_embedding=torch.from_numpy(embedding), x_vector_only_mode=True, icl_mode=False
-    )
-    codes, _ = wrapper.model.generate(
-        input_ids=wrapper._tokenize_texts([wrapper._build_assistant_text(text)]),
-        voice_clone_prompt=wrapper._prompt_items_to_voice_clone_prompt([item]),
-        languages=["auto"],
-        non_streaming_mode=False,
-        max_new_tokens=frames + 1,
-        do_sample=False,
-        subtalker_dosample=False,
-        repetition_penalty=engine.sampling.repetition_penalty,
-    )
-    np.testing.assert_array_equal(stream.codes, codes[0].cpu().numpy())
+    np.testing.assert_array_equal(stream.codes, generate_codes(engine, embedding, text, frames))
     assert sum(c.frames for c in chunks) == frames and chunks[-1].final
     assert sum(len(c.samples) for c in chunks) == frames * 1920

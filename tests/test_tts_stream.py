@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tts_reference import generate_codes
 
 from livevoice.tts.engine import TtsChunk, TtsEngine, TtsStream
 from livevoice.tts.qwen3 import Qwen3TtsEngine, Qwen3TtsStream, load_qwen3_engine
@@ -38,23 +39,7 @@ def reference_codes(
     engine: Qwen3TtsEngine, embedding: np.ndarray, text: str, language: str, frames: int
 ) -> np.ndarray:
     """qwen-tts's own generate() codes for the same x-vector-only prompt, greedy."""
-    from qwen_tts.inference.qwen3_tts_model import VoiceClonePromptItem
-
-    wrapper = engine._wrapper
-    item = VoiceClonePromptItem(
-        ref_code=None, ref_spk_embedding=torch.from_numpy(embedding), x_vector_only_mode=True, icl_mode=False
-    )
-    codes, _ = wrapper.model.generate(
-        input_ids=wrapper._tokenize_texts([wrapper._build_assistant_text(text)]),
-        voice_clone_prompt=wrapper._prompt_items_to_voice_clone_prompt([item]),
-        languages=[language],
-        non_streaming_mode=False,
-        max_new_tokens=frames + 1,  # generate() runs the code predictor for all but its last token
-        do_sample=False,
-        subtalker_dosample=False,
-        repetition_penalty=engine.sampling.repetition_penalty,
-    )
-    return np.asarray(codes[0].cpu().numpy())
+    return generate_codes(engine, embedding, text, frames, language)
 
 
 def test_engine_and_stream_follow_the_interface(engine: Qwen3TtsEngine, tiny_qwen_dir: Path) -> None:

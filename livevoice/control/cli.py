@@ -34,6 +34,18 @@ class CommandLineError(LivevoiceError):
     """A ``livevoice ctl`` argument that makes no sense."""
 
 
+def add_daemon_options(parser: argparse.ArgumentParser) -> None:
+    """``--host``, ``--port``, ``--secret-file``: which running daemon a command talks to."""
+    parser.add_argument("--host", default=None, help="daemon address (default: control.host, 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="daemon port (default: control.port, 4460)")
+    parser.add_argument(
+        "--secret-file",
+        type=Path,
+        default=None,
+        help="file holding the daemon's secret (default: control.secret_file, else the config folder)",
+    )
+
+
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``ctl`` to the ``livevoice`` parser."""
     parser = sub.add_parser(
@@ -53,14 +65,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         default=None,
         help='requestData as a JSON object, e.g. \'{"voice": "alice"}\'',
     )
-    parser.add_argument("--host", default=None, help="daemon address (default: control.host, 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None, help="daemon port (default: control.port, 4460)")
-    parser.add_argument(
-        "--secret-file",
-        type=Path,
-        default=None,
-        help="file holding the daemon's secret (default: control.secret_file, else the config folder)",
-    )
+    add_daemon_options(parser)
     parser.add_argument(
         "--events",
         nargs="+",

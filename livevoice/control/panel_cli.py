@@ -25,6 +25,7 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
+from livevoice.control.cli import add_daemon_options
 from livevoice.errors import LivevoiceError
 
 FORWARD_PAGE = "panel.html"
@@ -44,14 +45,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "(which browsers never send to a server). Use it in a browser tab or as an OBS custom browser dock.",
     )
     parser.add_argument("--open", action="store_true", help="also open the panel in the default browser")
-    parser.add_argument("--host", default=None, help="daemon address (default: control.host, 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None, help="daemon port (default: control.port, 4460)")
-    parser.add_argument(
-        "--secret-file",
-        type=Path,
-        default=None,
-        help="file holding the daemon's secret (default: control.secret_file, else the config folder)",
-    )
+    add_daemon_options(parser)
     parser.set_defaults(func=run_panel)
 
 
