@@ -182,11 +182,14 @@ class DaemonConfig:
 class TextConfig:
     """The text stage between the ASR and the TTS: phrases, word filter, disfluency clean-up."""
 
-    segment_on: str = field(default="clause", metadata=_choices("clause", "sentence", "end"))
+    segment_on: str = field(default="clause", metadata=_choices("clause", "sentence", "end", "stream"))
     """Where committed words are handed to the TTS before the end of speech: after a clause
-    (``, ; : . ! ?``), after a sentence (``. ! ?``), or only at the end of speech ("end")."""
+    (``, ; : . ! ?``), after a sentence (``. ! ?``), only at the end of speech ("end"), or
+    "stream": phrases end as with "clause", but the TTS starts a clause on its first
+    committed words and is given each later commit while it speaks."""
     min_phrase_words: int = field(default=3, metadata=_range(1, 100))
-    """Fewest words in a phrase cut before the end of speech (a lone "So," waits for more)."""
+    """Fewest words in a phrase cut before the end of speech (a lone "So," waits for more);
+    with "stream", fewest words of a clause the TTS starts on."""
     max_phrase_words: int = field(default=12, metadata=_range(0, 1000))
     """A phrase this long without a boundary is cut anyway; 0 = no limit. Ignored for "end"."""
     word_filter_file: str = ""

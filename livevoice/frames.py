@@ -110,15 +110,27 @@ TranscriptEvent = SpeechStarted | SpeechEnded | WordsCommitted | TranscriptParti
 
 @dataclass(frozen=True, slots=True)
 class Phrase:
-    """Text handed to the TTS: a clause of committed words or a whole final utterance."""
+    """Text handed to the TTS: a clause of committed words or a whole final utterance.
+
+    In ``[text] segment_on = "stream"`` a phrase is handed on in pieces while it is spoken:
+    piece 0 opens it (``more=True``), later pieces with the same ``phrase_index`` add their
+    text, and the piece with ``more=False`` closes it (it may have no text). A phrase
+    handed on whole is piece 0 with ``more=False``.
+    """
 
     utterance_id: int
     phrase_index: int
-    """0, 1, 2... within the utterance."""
+    """0, 1, 2... within the utterance (the pieces of one phrase share it)."""
     text: str
+    """What this record adds to the phrase (for piece 0: what the phrase starts with)."""
     final: bool
     """True when this is the last phrase of the utterance."""
     t_text_ready_ns: int
+    """Monotonic time (ns) at which this record's words were handed on (piece 0: the phrase's first words)."""
+    piece: int = field(default=0, kw_only=True)
+    """0 for the record that opens the phrase (or holds it whole), then 1, 2..."""
+    more: bool = field(default=False, kw_only=True)
+    """True when later pieces of the phrase follow; False for the record that closes it."""
 
 
 @dataclass(slots=True)

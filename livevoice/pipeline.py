@@ -120,7 +120,7 @@ class Pipeline:
             self._on_transcript,
             on_audio=self._on_mic,
             gate=controls.listening,
-            on_error=self._stage_failed,
+            on_error=self._asr_failed,
             route=(routes or {}).get("input"),
         )
         self._typed_ids = typed_ids if typed_ids is not None else itertools.count(TYPED_UTTERANCE_BASE)
@@ -179,11 +179,18 @@ class Pipeline:
             self._say(phrase)
 
     def _say(self, phrase: Phrase) -> None:
-        if not phrase.text.strip() and not getattr(phrase, "parts", ()):
+        empty = not phrase.text.strip() and not getattr(phrase, "parts", ())
+        if empty and phrase.piece == 0:
             if phrase.final and phrase.phrase_index == 0:  # nothing at all was said
                 self.tracker.abandon(phrase.utterance_id)
             return  # a final phrase without parts only marks the end of the utterance
-        self.tts.submit(phrase)
+        self.tts.submit(phrase)  # (a later piece without parts closes its streamed phrase)
+
+    def _asr_failed(self, source: str, message: str) -> None:
+        """ASR thread: the utterance is dropped; a phrase of it being streamed is closed."""
+        for phrase in self.text.abandon(time.monotonic_ns()):
+            self._say(phrase)
+        self._stage_failed(source, message)
 
     def _stage_failed(self, source: str, message: str) -> None:
         """An ASR or TTS failure: reported; the loop goes on (the daemon may fall back)."""

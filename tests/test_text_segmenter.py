@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -196,12 +197,79 @@ def test_a_guard_can_refuse_a_cut_or_make_it_wait() -> None:
     assert texts(segmenter.on_final(final_of(1, words("a, no, b, wait, c")))) == ["c"]
 
 
+def pieces(segments: Sequence[Segment]) -> list[tuple[int, str, bool, bool]]:
+    return [(s.index, s.text, s.more, s.final) for s in segments]
+
+
+def test_stream_opens_a_clause_on_its_first_words_and_adds_each_commit() -> None:
+    segmenter = PhraseSegmenter(TextConfig(segment_on="stream", min_phrase_words=3))
+    assert segmenter.on_words(1, words("Good evening"), 1) == []  # fewer than min_phrase_words
+    got = segmenter.on_words(1, words("and"), 2)
+    assert pieces(got) == [(0, "Good evening and", True, False)] and got[0].t_text_ready_ns == 2
+    assert pieces(segmenter.on_words(1, words("welcome to"), 3)) == [(0, "welcome to", True, False)]
+    assert segmenter.phrase_open
+    # the clause ends: the piece that closes it, then the next clause waits for its own 3 words
+    got = segmenter.on_words(1, words("the stream, tonight we"), 4)
+    assert pieces(got) == [(0, "the stream,", False, False)] and not segmenter.phrase_open
+    assert got[0].previous is not None and got[0].previous.text == "to"
+    final = segmenter.on_final(final_of(1, words("Good evening and welcome to the stream, tonight we race.")))
+    assert pieces(final) == [(1, "tonight we race.", False, True)]
+
+
+def test_stream_closes_an_open_phrase_at_the_end_of_speech_even_without_words() -> None:
+    segmenter = PhraseSegmenter(TextConfig(segment_on="stream", min_phrase_words=2))
+    ws = words("so we go")
+    assert pieces(segmenter.on_words(1, ws, 1)) == [(0, "so we go", True, False)]
+    (closing,) = segmenter.on_final(final_of(1, ws, 5))
+    assert (closing.index, closing.words, closing.more, closing.final) == (0, (), False, True)
+
+
+def test_stream_hands_on_what_the_guard_lets_go_and_keeps_the_rest() -> None:
+    def guard(ws: Sequence[Word], i: int, complete: bool) -> Cut:
+        if ws[i - 1].text.endswith("-"):
+            return Cut.WAIT  # a broken-off word: the next word decides
+        return Cut.NO if i < len(ws) and ws[i].text == ws[i - 1].text else Cut.YES
+
+    segmenter = PhraseSegmenter(TextConfig(segment_on="stream", min_phrase_words=2), guard)
+    assert pieces(segmenter.on_words(1, words("I want to w-"), 1)) == [(0, "I want to", True, False)]
+    assert [w.text for w in segmenter.pending_words] == ["w-"]
+    assert pieces(segmenter.on_words(1, words("want the the"), 2)) == [(0, "w- want the the", True, False)]
+    got = segmenter.on_words(1, words("the"), 3)
+    assert pieces(got) == [(0, "the", True, False)]
+
+
+def test_stream_phrases_end_where_clause_phrases_end() -> None:
+    ws = words(SPEECH)
+    for chunks in (one_by_one(ws), [3, 1, 4, 2, 5, 1], []):
+        streamed = run(PhraseSegmenter(TextConfig(segment_on="stream")), ws, chunks)
+        whole = run(PhraseSegmenter(TextConfig(segment_on="clause")), ws, chunks)
+        assert nonempty(phrase_words(streamed)) == nonempty(phrase_words(whole))
+    # one word a commit: the first phrase opens on its 3rd word ("Hello everyone," is too short
+    # to be a phrase of its own) and grows by a word at each commit up to its clause mark
+    streamed = run(PhraseSegmenter(TextConfig(segment_on="stream")), ws, one_by_one(ws))
+    first = [(s.text, s.more) for s in streamed if s.index == 0]
+    assert first == [("Hello everyone, today", True)] + [(w.text, w is not ws[10]) for w in ws[3:11]]
+
+
+def phrase_words(segments: Sequence[Segment]) -> list[tuple[Word, ...]]:
+    """The words of each phrase (its segments joined), in order."""
+    return [tuple(w for s in group for w in s.words) for _, group in by_phrase(segments)]
+
+
+def nonempty(groups: list[tuple[Word, ...]]) -> list[tuple[Word, ...]]:
+    return [g for g in groups if g]
+
+
+def by_phrase(segments: Sequence[Segment]) -> list[tuple[int, list[Segment]]]:
+    return [(index, list(group)) for index, group in itertools.groupby(segments, key=lambda s: s.index)]
+
+
 VOCAB = ["I", "the", "so,", "well.", "Mr.", "and...", "ok!", "why?", "th-", "we", "go", "U.S.", "--", "x;"]
 
 
 @st.composite
 def scenario(draw: st.DrawFn) -> tuple[TextConfig, tuple[Word, ...], list[int]]:
-    mode = draw(st.sampled_from(["clause", "sentence", "end"]))
+    mode = draw(st.sampled_from(["clause", "sentence", "end", "stream"]))
     low = draw(st.integers(1, 5))
     high = draw(st.sampled_from([0, low, low + 1, low + 4]))
     text = " ".join(draw(st.lists(st.sampled_from(VOCAB), min_size=1, max_size=40)))
@@ -212,7 +280,10 @@ def scenario(draw: st.DrawFn) -> tuple[TextConfig, tuple[Word, ...], list[int]]:
 
 def check_segments(segments: list[Segment], ws: Sequence[Word], utterance_id: int) -> None:
     assert [w for s in segments for w in s.words] == list(ws)  # nothing lost, doubled or reordered
-    assert [s.index for s in segments] == list(range(len(segments)))
+    groups = by_phrase(segments)
+    assert [index for index, _ in groups] == list(range(len(groups)))
+    for _, group in groups:  # the segments of a streamed phrase: all but the last say more follows
+        assert [s.more for s in group] == [True] * (len(group) - 1) + [False]
     assert [s.final for s in segments] == [False] * (len(segments) - 1) + [True]
     assert all(s.words for s in segments[:-1]) and all(s.utterance_id == utterance_id for s in segments)
     for before, after in itertools.pairwise(segments):
@@ -227,12 +298,17 @@ def test_words_are_never_lost_doubled_or_reordered_and_cuts_ignore_the_chunking(
     config, ws, chunks = case
     segments = run(PhraseSegmenter(config), ws, chunks, utterance_id=7)
     check_segments(segments, ws, 7)
+    phrases = phrase_words(segments)
     reference = run(PhraseSegmenter(config), ws, one_by_one(ws), utterance_id=7)
-    nonempty = [s.words for s in segments if s.words]
-    assert nonempty == [s.words for s in reference if s.words]
+    assert nonempty(phrases) == nonempty(phrase_words(reference))
+    if config.segment_on == "stream":  # phrases end where "clause" ends them
+        clause = run(PhraseSegmenter(replace(config, segment_on="clause")), ws, chunks, utterance_id=7)
+        assert nonempty(phrases) == nonempty(phrase_words(clause))
+        opening = [group[0] for _, group in by_phrase(segments) if group[0].more]
+        assert all(len(s.words) >= config.min_phrase_words for s in opening)
     if config.max_phrase_words:
-        assert all(len(s.words) <= config.max_phrase_words for s in segments if not s.final)
-    assert all(len(s.words) >= config.min_phrase_words for s in segments if not s.final)
+        assert all(len(p) <= config.max_phrase_words for p in phrases[:-1])
+    assert all(len(p) >= config.min_phrase_words for p in phrases[:-1])
 
 
 @settings(max_examples=200, deadline=None)

@@ -236,10 +236,84 @@ def test_typed_text_goes_through_the_same_clean_up_and_filter(word_list: Path) -
 def test_an_abandoned_utterance_is_counted() -> None:
     stage = TextStage(TextConfig(segment_on="end"))
     stage.on_words(1, words("never finished"), 1)
-    assert stage.discard(1) == 2 and stage.discarded_words == 2
+    assert stage.abandon(5) == [] and stage.discarded_words == 2
     stage.on_words(2, words("left behind"), 1)
     assert shown(run(stage, words("next"), [], 3)) == ["next"]
     assert stage.discarded_words == 4
+
+
+def records(phrases: Sequence[TextPhrase]) -> list[tuple[int, int, bool, bool, str]]:
+    """(phrase index, piece, more, final, text as shown) of each record."""
+    return [(p.phrase_index, p.piece, p.more, p.final, p.display_text()) for p in phrases]
+
+
+def test_stream_opens_a_phrase_on_its_first_words_and_adds_each_commit() -> None:
+    stage = TextStage(TextConfig(segment_on="stream", min_phrase_words=3))
+    ws = words("Good evening and welcome to the stream, tonight we race.")
+    assert stage.on_words(1, ws[:2], 10) == []
+    (opening,) = stage.on_words(1, ws[2:3], 11)
+    assert records([opening]) == [(0, 0, True, False, "Good evening and")]
+    assert opening.t_text_ready_ns == 11 and opening.parts == (Say("Good evening and"),)
+    assert isinstance(opening, Phrase)  # what the TTS worker takes
+    assert stage.phrase_open
+    phrases = stage.on_words(1, ws[3:5], 12) + stage.on_words(1, ws[5:8], 13)
+    assert records(phrases) == [
+        (0, 1, True, False, "welcome to"),
+        (0, 2, False, False, "the stream,"),  # the clause mark closes it
+    ]
+    assert not stage.phrase_open
+    assert records(stage.on_final(final_of(1, ws))) == [(1, 0, False, True, "tonight we race.")]
+
+
+def test_stream_applies_the_clean_up_and_the_filter_to_every_piece(word_list: Path) -> None:
+    config = TextConfig(segment_on="stream", clean_disfluencies=True, word_filter_file=str(word_list))
+    stage = TextStage(config)
+    ws = words("Um, I I want, uh, the the darn cake. Now!")
+    phrases = run(stage, ws, [3, 1, 2, 2, 1, 1])
+    assert records(phrases) == [
+        (0, 0, True, False, "I"),  # "Um, I I": three words open it, two are clean-up
+        (0, 1, False, False, "want,"),
+        (1, 0, True, False, "the [beep]"),  # "uh, the the darn"
+        (1, 1, False, False, "cake."),
+        (2, 0, False, True, "Now!"),
+    ]
+    assert [w for p in phrases for w in p.words] == list(ws)
+    assert phrases[2].parts == (Say("the"), Beep(0.25, 1))
+    # the same words handed on as whole clauses say the same
+    whole = run(TextStage(replace_text(config, segment_on="clause")), ws, [3, 1, 2, 2, 1, 1])
+    assert shown(whole) == ["I want,", "the [beep] cake.", "Now!"]
+
+
+def test_stream_skips_an_emptied_piece_but_sends_the_one_that_closes() -> None:
+    stage = TextStage(TextConfig(segment_on="stream", clean_disfluencies=True, min_phrase_words=2))
+    ws = words("um uh so we go um, well.")
+    phrases = run(stage, ws, [2, 1, 2, 1])
+    assert records(phrases) == [
+        (0, 0, True, False, "so"),  # "um uh" emptied: its words go with the next piece
+        (0, 1, True, False, "we go"),
+        (0, 2, False, False, ""),  # "um," emptied, but it ends the clause: the phrase is closed
+        (1, 0, False, True, "well."),
+    ]
+    assert phrases[0].words == ws[:3] and phrases[2].words == ws[5:6] and phrases[2].parts == ()
+
+
+def test_an_abandoned_utterance_closes_its_streamed_phrase() -> None:
+    stage = TextStage(TextConfig(segment_on="stream", min_phrase_words=2))
+    assert records(stage.on_words(1, words("we were saying"), 1)) == [(0, 0, True, False, "we were saying")]
+    assert records(stage.on_words(1, words("that w-"), 2)) == [(0, 1, True, False, "that w-")]
+    (closing,) = stage.abandon(3)  # an ASR error: no final transcript will come
+    assert (closing.utterance_id, closing.phrase_index, closing.piece, closing.more) == (1, 0, 2, False)
+    assert closing.parts == () and closing.t_text_ready_ns == 3 and not stage.phrase_open
+    assert stage.abandon(4) == []
+    # words of a new utterance abandon the unfinished one the same way
+    stage.on_words(2, words("one two three"), 5)
+    stage.on_words(2, words("four"), 6)
+    phrases = stage.on_words(3, words("next one"), 7)
+    assert [(p.utterance_id, p.piece, p.more, p.display_text()) for p in phrases] == [
+        (2, 2, False, ""),
+        (3, 0, True, "next one"),
+    ]
+    assert stage.discarded_words == 0  # every word was handed on
 
 
 VOCAB = [
@@ -251,7 +325,7 @@ VOCAB = [
 def scenario(draw: st.DrawFn) -> tuple[dict[str, object], tuple[Word, ...], list[int]]:
     low = draw(st.integers(1, 4))
     options: dict[str, object] = {
-        "segment_on": draw(st.sampled_from(["clause", "sentence", "end"])),
+        "segment_on": draw(st.sampled_from(["clause", "sentence", "end", "stream"])),
         "min_phrase_words": low,
         "max_phrase_words": draw(st.sampled_from([0, low, 8])),
         "clean_disfluencies": draw(st.booleans()),
@@ -270,9 +344,18 @@ def test_every_word_is_accounted_for_in_exactly_one_phrase(
     config = TextConfig(word_filter_file=str(word_list) if use_filter else "", **options)  # type: ignore[arg-type]
     phrases = run(TextStage(config), ws, chunks, utterance_id=5)
     assert [w for p in phrases for w in p.words] == list(ws)
-    assert [p.phrase_index for p in phrases] == list(range(len(phrases)))
+    groups = [list(g) for _, g in itertools.groupby(phrases, key=lambda p: p.phrase_index)]
+    assert [g[0].phrase_index for g in groups] == list(range(len(groups)))
+    for group in groups:  # pieces 0, 1, 2...; only the last closes the phrase; only it may be empty
+        assert [p.piece for p in group] == list(range(len(group)))
+        assert [p.more for p in group] == [True] * (len(group) - 1) + [False]
+        assert all(p.parts for p in group[:-1])
+        assert group[-1].parts or group[-1].piece > 0 or group[-1].final
     assert [p.final for p in phrases] == [False] * (len(phrases) - 1) + [True]
-    assert all(p.parts for p in phrases[:-1])
+    if config.segment_on == "stream" and not use_filter and not config.clean_disfluencies:
+        clause = run(TextStage(replace_text(config, segment_on="clause")), ws, chunks, utterance_id=5)
+        spoken = [" ".join(p.text for p in g if p.text) for g in groups]
+        assert [t for t in spoken if t] == [p.text for p in clause if p.text]
     for p in phrases:
         kinds = [type(part) for part in p.parts]
         assert all(not (a is b is Say) for a, b in itertools.pairwise(kinds))

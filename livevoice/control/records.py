@@ -221,7 +221,7 @@ class TextOptions:
     """
 
     segment_on: str
-    """"clause", "sentence" or "end": where words are handed to the TTS before speech ends."""
+    """"clause", "sentence", "end" or "stream": where words are handed to the TTS before speech ends."""
     min_phrase_words: int
     """Fewest words in a phrase handed on before the end of speech (1-100)."""
     max_phrase_words: int

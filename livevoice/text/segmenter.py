@@ -7,18 +7,25 @@ spoken before it ends. By ``segment_on``:
 
 - ``"clause"``: after a word ending a clause or sentence (``, ; : -- ... . ! ?``);
 - ``"sentence"``: after a word ending a sentence (``. ! ?``; not ``Mr.`` or ``U.S.``);
-- ``"end"``: never before the end of speech (one phrase per utterance).
+- ``"end"``: never before the end of speech (one phrase per utterance);
+- ``"stream"``: phrases end where ``"clause"`` ends them, but a phrase is handed on
+  while it is spoken: its first words as soon as at least ``min_phrase_words`` of the
+  clause are committed (a segment with ``more=True``), then every later commit (more
+  segments of the same phrase), and the segment that ends the clause closes it
+  (``more=False``).
 
 A cut needs at least ``min_phrase_words`` words in the phrase (a lone ``"So,"`` waits
 for more); with ``max_phrase_words`` > 0 a phrase that reaches that many words without
 a boundary is cut anyway (in ``"sentence"`` mode at its last clause mark if it has
 one). The end of speech always ends the last phrase, whatever its length.
 
-Guarantees: every committed word ends up in exactly one segment, in order; segment
-indices count 0, 1, 2... per utterance; exactly one segment per utterance has
-``final=True``, the last. Where the cuts fall depends only on the words, never on how
-they were split into events (a :data:`CutGuard` that waits for the next words keeps
-this true; see :class:`~livevoice.text.stage.TextStage`).
+Guarantees: every committed word ends up in exactly one segment, in order; phrase
+indices count 0, 1, 2... per utterance (the segments of a streamed phrase share its
+index, and only the last of them has ``more=False``); exactly one segment per utterance
+has ``final=True``, the last. Where the phrases end depends only on the words, never on
+how they were split into events (a :data:`CutGuard` that waits for the next words keeps
+this true; see :class:`~livevoice.text.stage.TextStage`); where a streamed phrase is
+split into segments depends on the commits, and every split is one the guard allows.
 """
 
 from __future__ import annotations
@@ -60,15 +67,19 @@ class Segment:
 
     utterance_id: int
     index: int
-    """0, 1, 2... within the utterance."""
+    """0, 1, 2... within the utterance: the phrase (the segments of a streamed phrase share it)."""
     words: tuple[Word, ...]
-    """The words, as recognised; empty only in a final segment after all words were handed on."""
+    """The words, as recognised; empty only in a segment that closes a phrase after all its
+    words were handed on (the final segment, or an abandoned streamed phrase)."""
     final: bool
     """True for the last segment of the utterance."""
     t_text_ready_ns: int
     """Monotonic time (ns) of the commit (or the final transcript) that completed it."""
     previous: Word | None
     """The word spoken just before ``words[0]`` in the utterance (None for the first segment)."""
+    more: bool = False
+    """True when more segments of the same phrase follow (``"stream"``); False when this one
+    ends the phrase."""
 
     @property
     def text(self) -> str:
@@ -77,7 +88,9 @@ class Segment:
 
     def to_phrase(self) -> Phrase:
         """The segment as a :class:`~livevoice.frames.Phrase` (its text unchanged)."""
-        return Phrase(self.utterance_id, self.index, self.text, self.final, self.t_text_ready_ns)
+        return Phrase(
+            self.utterance_id, self.index, self.text, self.final, self.t_text_ready_ns, more=self.more
+        )
 
 
 class PhraseSegmenter:
@@ -96,6 +109,8 @@ class PhraseSegmenter:
         self._handed_on = 0
         self._next_index = 0
         self._last: Word | None = None
+        self._open_words = 0
+        """Words of the phrase being handed on in pieces ("stream") already handed on; 0 = none open."""
 
     def configure(self, config: TextConfig, guard: CutGuard = always_cut) -> None:
         """Use new settings from the next call on; words already pending stay pending."""
@@ -107,12 +122,25 @@ class PhraseSegmenter:
         """Committed words not handed on yet."""
         return tuple(self._pending)
 
+    @property
+    def utterance_id(self) -> int | None:
+        """The utterance in progress (None between utterances)."""
+        return self._utterance_id
+
+    @property
+    def phrase_open(self) -> bool:
+        """True while a streamed phrase was opened (segments with ``more=True``) and not closed."""
+        return self._open_words > 0
+
     def on_words(self, utterance_id: int, words: Sequence[Word], t_ns: int) -> list[Segment]:
-        """Take newly committed words; return the segments that are now complete."""
+        """Take newly committed words; return the segments that are now ready."""
         self._enter(utterance_id)
         self._pending.extend(words)
-        cuts = self._cuts(self._pending, complete=False)
-        return self._emit(cuts, t_ns)
+        cuts = self._cuts(self._pending, complete=False, handed_on=self._open_words)
+        segments = self._emit(cuts, t_ns)
+        if self.config.segment_on == "stream":
+            segments += self._stream(t_ns)
+        return segments
 
     def on_final(self, final: TranscriptFinal) -> list[Segment]:
         """End the utterance: the rest of its words, the last segment with ``final=True``.
@@ -123,7 +151,7 @@ class PhraseSegmenter:
         """
         self._enter(final.utterance_id)
         self._pending = list(final.words[self._handed_on :])
-        cuts = self._cuts(self._pending, complete=True)
+        cuts = self._cuts(self._pending, complete=True, handed_on=self._open_words)
         segments = self._emit(cuts, final.t_text_ready_ns)
         segments.append(self._segment(tuple(self._pending), final.t_text_ready_ns, final=True))
         self._utterance_id = None
@@ -131,13 +159,18 @@ class PhraseSegmenter:
         return segments
 
     def discard(self, utterance_id: int) -> int:
-        """Forget an utterance that will not be finished (an ASR error); returns the words dropped."""
+        """Forget an utterance that will not be finished (an ASR error); returns the words dropped.
+
+        A streamed phrase of it that was opened is not closed here: whoever speaks it must
+        be told (see :meth:`~livevoice.text.stage.TextStage.abandon`).
+        """
         if self._utterance_id != utterance_id:
             return 0
         dropped = len(self._pending)
         self.discarded_words += dropped
         self._utterance_id = None
         self._pending = []
+        self._open_words = 0
         return dropped
 
     def _enter(self, utterance_id: int) -> None:
@@ -150,15 +183,19 @@ class PhraseSegmenter:
         self._handed_on = 0
         self._next_index = 0
         self._last = None
+        self._open_words = 0
 
     def _is_boundary(self, word: Word) -> bool:
         mode = self.config.segment_on
-        if mode == "clause":
+        if mode in ("clause", "stream"):
             return ends_clause(word.text)
         return mode == "sentence" and ends_sentence(word.text)
 
-    def _cuts(self, words: Sequence[Word], *, complete: bool) -> list[int]:
-        """Positions after which to cut ``words`` (increasing, each in 1..len(words))."""
+    def _cuts(self, words: Sequence[Word], *, complete: bool, handed_on: int = 0) -> list[int]:
+        """Positions after which to cut ``words`` (increasing, each in 1..len(words)).
+
+        ``handed_on`` words of the phrase that ``words`` continue were handed on already.
+        """
         config = self.config
         if config.segment_on == "end":
             return []
@@ -166,7 +203,7 @@ class PhraseSegmenter:
         cuts: list[int] = []
         start = 0
         for i in range(1, len(words) + 1):
-            size = i - start
+            size = i - start + (handed_on if start == 0 else 0)
             candidates: list[int] = []
             if size >= config.min_phrase_words and self._is_boundary(words[i - 1]):
                 candidates.append(i)
@@ -188,6 +225,19 @@ class PhraseSegmenter:
                     break
         return cuts
 
+    def _stream(self, t_ns: int) -> list[Segment]:
+        """``"stream"``: the pending words of the phrase not cut yet, as far as the guard
+        lets them go (the phrase opens once it holds ``min_phrase_words``)."""
+        words = self._pending
+        for k in range(len(words), 0, -1):
+            if self._open_words + k < self.config.min_phrase_words:
+                break
+            if self.guard(words, k, False) is Cut.YES:
+                segment = self._segment(tuple(words[:k]), t_ns, final=False, more=True)
+                del words[:k]
+                return [segment]
+        return []
+
     def _emit(self, cuts: list[int], t_ns: int) -> list[Segment]:
         segments: list[Segment] = []
         start = 0
@@ -197,10 +247,14 @@ class PhraseSegmenter:
         del self._pending[:start]
         return segments
 
-    def _segment(self, words: tuple[Word, ...], t_ns: int, *, final: bool) -> Segment:
+    def _segment(self, words: tuple[Word, ...], t_ns: int, *, final: bool, more: bool = False) -> Segment:
         assert self._utterance_id is not None
-        segment = Segment(self._utterance_id, self._next_index, words, final, t_ns, self._last)
-        self._next_index += 1
+        segment = Segment(self._utterance_id, self._next_index, words, final, t_ns, self._last, more)
+        if more:
+            self._open_words += len(words)
+        else:
+            self._next_index += 1
+            self._open_words = 0
         self._handed_on += len(words)
         if words:
             self._last = words[-1]

@@ -21,6 +21,18 @@ Per utterance the stage returns phrases numbered 0, 1, 2... and exactly one with
 ``final=True``, the last. That one may have no parts: everything was said already, and
 it only marks the end of the utterance (do not send it to the TTS). A non-final phrase
 always has parts: a segment the clean-up or the filter emptied is skipped.
+
+With ``segment_on = "stream"`` a phrase comes in pieces (see
+:class:`~livevoice.frames.Phrase`): piece 0 (``more=True``) opens it with its first
+words, pieces 1, 2... add the words committed later, and the piece with ``more=False``
+closes it. The clean-up and the filter run on every piece (with the word before it as
+context; the segmenter's guard never splits what they must see together). A piece they
+empty is skipped (its words go with the next piece), except the one that closes an open
+phrase: it is sent without parts, so the TTS knows the phrase is complete. A phrase whose
+utterance is abandoned (:meth:`TextStage.abandon`, or words of a new utterance) is closed
+by such an empty piece too, so nothing waits for words that will never come. Pieces are
+sent to the TTS, the closing ones even without parts; only a piece-0 record without
+parts (the final marker) is not.
 """
 
 from __future__ import annotations
@@ -55,11 +67,12 @@ class TextPhrase(Phrase):
 
     parts: tuple[Part, ...]
     """:class:`Say` and :class:`Beep` in speaking order (never two :class:`Say` in a row);
-    empty only in a final phrase that just marks the end of the utterance."""
+    empty only in a final phrase that just marks the end of the utterance, or in a piece
+    that closes a streamed phrase."""
     words: tuple[Word, ...]
-    """The recognised words the phrase stands for, before clean-up and filter (with those
-    of any segment before it that the clean-up or the filter emptied): every committed
-    word of an utterance is in exactly one phrase's ``words``."""
+    """The recognised words the phrase (or piece) stands for, before clean-up and filter
+    (with those of any segment before it that the clean-up or the filter emptied): every
+    committed word of an utterance is in exactly one record's ``words``."""
 
     @classmethod
     def build(
@@ -70,10 +83,15 @@ class TextPhrase(Phrase):
         final: bool,
         t_text_ready_ns: int,
         words: tuple[Word, ...],
+        *,
+        piece: int = 0,
+        more: bool = False,
     ) -> TextPhrase:
-        """A phrase whose ``text`` is its :class:`Say` parts joined by spaces."""
+        """A phrase (or a piece of one) whose ``text`` is its :class:`Say` parts joined by spaces."""
         text = " ".join(part.text for part in parts if isinstance(part, Say))
-        return cls(utterance_id, phrase_index, text, final, t_text_ready_ns, parts, words)
+        return cls(
+            utterance_id, phrase_index, text, final, t_text_ready_ns, parts, words, piece=piece, more=more
+        )
 
     @property
     def has_beep(self) -> bool:
@@ -172,6 +190,8 @@ class TextStage:
         self._segmenter = PhraseSegmenter(self._settings.config, self._settings.guard)
         self._utterance_id: int | None = None
         self._next_index = 0
+        self._piece = 0
+        """The next piece of the phrase being streamed; 0 = no phrase open."""
         self._carried: tuple[Word, ...] = ()
         """Words of skipped (emptied) segments, given to the next phrase's ``words``."""
 
@@ -184,6 +204,11 @@ class TextStage:
     def discarded_words(self) -> int:
         """Committed words of abandoned utterances (never finished, never spoken)."""
         return self._segmenter.discarded_words
+
+    @property
+    def phrase_open(self) -> bool:
+        """True while a streamed phrase was handed on (piece 0) and not closed yet."""
+        return self._piece > 0
 
     @property
     def settings(self) -> TextSettings:
@@ -203,19 +228,48 @@ class TextStage:
             self._segmenter.configure(settings.config, settings.guard)
 
     def on_words(self, utterance_id: int, words: Sequence[Word], t_ns: int) -> list[TextPhrase]:
-        """Newly committed words in; the phrases now ready out (often none)."""
+        """Newly committed words in; the phrases (or pieces) now ready out (often none).
+
+        Words of a new utterance while another one is unfinished abandon that one (as
+        :meth:`abandon` does): the first record out may close its open phrase.
+        """
         with self._lock:
-            return self._finish(self._segmenter.on_words(utterance_id, words, t_ns))
+            closing = self._close_abandoned(utterance_id, t_ns)
+            return closing + self._finish(self._segmenter.on_words(utterance_id, words, t_ns))
 
     def on_final(self, final: TranscriptFinal) -> list[TextPhrase]:
         """The end of an utterance: the rest of it, the last phrase with ``final=True``."""
         with self._lock:
-            return self._finish(self._segmenter.on_final(final))
+            closing = self._close_abandoned(final.utterance_id, final.t_text_ready_ns)
+            return closing + self._finish(self._segmenter.on_final(final))
 
-    def discard(self, utterance_id: int) -> int:
-        """Forget an utterance that will not be finished; returns the words dropped."""
+    def abandon(self, t_ns: int) -> list[TextPhrase]:
+        """Forget the utterance in progress (it will not be finished: an ASR error).
+
+        Its words not handed on are dropped (counted in :attr:`discarded_words`); a phrase
+        of it that is being streamed is closed: the record out (if any) closes it.
+        """
         with self._lock:
-            return self._segmenter.discard(utterance_id)
+            return self._close_abandoned(None, t_ns)
+
+    def _close_abandoned(self, utterance_id: int | None, t_ns: int) -> list[TextPhrase]:
+        """Abandon the unfinished utterance unless it is ``utterance_id``; the record that
+        closes its open phrase, if one is open."""
+        current = self._segmenter.utterance_id
+        if current is not None and current != utterance_id:
+            self._segmenter.discard(current)
+        uid = self._utterance_id
+        if uid is None or uid == utterance_id:
+            return []
+        closing: list[TextPhrase] = []
+        if self._piece:
+            closing.append(
+                TextPhrase.build(uid, self._next_index, (), False, t_ns, self._carried, piece=self._piece)
+            )
+        self._utterance_id = None
+        self._piece = 0
+        self._carried = ()
+        return closing
 
     def process(self, words: Sequence[Word], previous: Word | None = None) -> tuple[Part, ...]:
         """The clean-up and the filter of the current settings on one group of words.
@@ -235,9 +289,11 @@ class TextStage:
             if segment.utterance_id != self._utterance_id:
                 self._utterance_id = segment.utterance_id
                 self._next_index = 0
+                self._piece = 0
                 self._carried = ()
             parts = self.process(segment.words, segment.previous)
-            if not parts and not segment.final:
+            closes_open_phrase = self._piece > 0 and not segment.more
+            if not parts and not segment.final and not closes_open_phrase:
                 self._carried += segment.words
                 continue
             phrases.append(
@@ -248,10 +304,16 @@ class TextStage:
                     segment.final,
                     segment.t_text_ready_ns,
                     self._carried + segment.words,
+                    piece=self._piece,
+                    more=segment.more,
                 )
             )
-            self._next_index += 1
             self._carried = ()
+            if segment.more:
+                self._piece += 1
+            else:
+                self._piece = 0
+                self._next_index += 1
             if segment.final:
                 self._utterance_id = None
         return phrases

@@ -41,6 +41,9 @@ class TtsChunk:
     """Monotonic time (ns) at which the chunk was ready."""
     final: bool
     """True for the last chunk of the stream (a cancelled stream has none)."""
+    waits: bool = False
+    """True when the stream has read all the text it was given and, not closed yet, waits for
+    more after this chunk: the audio that follows is delayed by the speaker, not the model."""
 
     @property
     def duration_s(self) -> float:
@@ -64,6 +67,11 @@ class TtsStream(Protocol):
     @property
     def compute_s(self) -> float:
         """Seconds spent generating so far (not waiting for text, not while the consumer held a chunk)."""
+        ...
+
+    @property
+    def text(self) -> str:
+        """The text given so far."""
         ...
 
     def append(self, text: str) -> None:

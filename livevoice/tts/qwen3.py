@@ -90,6 +90,10 @@ class Qwen3TtsEngine:
         self.chunk_frames = chunk_frames
         self.sampling = sampling or resolve_sampling(getattr(self._model, "generate_config", None))
         self.seed = seed
+        self.end_after_text = False
+        """True: a phrase may end only after the model has read its whole text. Trained models
+        do so by themselves; the random-weight test model ends anywhere, so benchmarks that
+        compare how text reaches the model set this to speak the same frames either way."""
         self.steppers = StepperPool(self.steps, graphs=cuda_graphs and self.device.type == "cuda")
         self._prefix_lock = threading.Lock()
         self._prefixes: OrderedDict[tuple[bytes, str], VoicePrefix] = OrderedDict()

@@ -160,9 +160,13 @@ class Qwen3TtsStream:
                 self._cond.notify_all()
                 self._cond.wait()
 
-    def _text_final(self) -> bool:
+    def _may_end(self, row: int) -> bool:
+        """Whether the step that reads text row ``row`` may choose the end of speech: only once
+        the text is final (and, with the engine's ``end_after_text``, once ``row`` is past it)."""
         with self._cond:
-            return self._feed.final
+            if not self._feed.final:
+                return False
+            return not self._engine.end_after_text or row >= self._feed.ready_count()
 
     def _text_row(self, index: int, step: int) -> torch.Tensor:
         """The text-track row ``(1, 1, hidden)`` for the text step ``step`` at ``index``.
@@ -220,7 +224,7 @@ class Qwen3TtsStream:
             cap = min(options.max_new_tokens, stepper.frames)
             self._codes = np.zeros((cap, engine.steps.num_groups), dtype=np.int64)
             prefix = engine.voice_prefix(self._embedding)
-            stepper.set_allow_end(self._text_final())
+            stepper.set_allow_end(self._may_end(0))
             previous = stepper.begin(prefix, self._text_row(0, first) + prefix.codec_bos, engine.seed)
             decoder = engine.codec_decoder()
             sizes = chunk_sizes(engine.first_chunk_frames, engine.chunk_frames)
@@ -243,7 +247,7 @@ class Qwen3TtsStream:
                 step = self._peek_text(frame + 1)
                 if step is None:
                     return
-                stepper.set_allow_end(self._text_final())
+                stepper.set_allow_end(self._may_end(frame + 1))
                 if step == WAIT:
                     # Compute this frame's codebooks now, yield what is ready, then wait.
                     event = stepper.launch("predict", frame)
@@ -256,7 +260,7 @@ class Qwen3TtsStream:
                         return
                     stepper.wait(event)
                     self._confirm(stepper, frame + 1)
-                    chunk = self._chunk(decoder, stepper, start, frame + 1, index, final=False)
+                    chunk = self._chunk(decoder, stepper, start, frame + 1, index, final=False, waits=True)
                     index, start, target = index + 1, frame + 1, engine.chunk_frames
                     self._busy_ns += time.monotonic_ns() - mark
                     yield chunk
@@ -264,7 +268,7 @@ class Qwen3TtsStream:
                     mark = time.monotonic_ns()
                     if step is None:
                         return
-                    stepper.set_allow_end(self._text_final())
+                    stepper.set_allow_end(self._may_end(frame + 1))
                     stepper.set_text(self._text_row(frame + 1, step))
                     previous = stepper.launch("talk", frame)
                     frame += 1
@@ -297,7 +301,15 @@ class Qwen3TtsStream:
         self.frames_generated = frames
 
     def _chunk(
-        self, decoder: Any, stepper: FrameStepper, start: int, end: int, index: int, *, final: bool
+        self,
+        decoder: Any,
+        stepper: FrameStepper,
+        start: int,
+        end: int,
+        index: int,
+        *,
+        final: bool,
+        waits: bool = False,
     ) -> TtsChunk:
         began = time.monotonic_ns()
         if end > start:
@@ -317,6 +329,7 @@ class Qwen3TtsStream:
             frames=end - start,
             t_ns=now,
             final=final,
+            waits=waits,
         )
 
 

@@ -6,6 +6,13 @@ and morphs apply at phrase boundaries), streams the phrase, resamples each chunk
 the device rate and writes it to the output (which blocks while the output ring is
 full: back-pressure, not loss).
 
+A streamed phrase (``[text] segment_on = "stream"``) is queued when its first piece is
+submitted; later pieces go straight to it (:class:`~livevoice.tts.phrase_feed.PhraseFeed`),
+also while it is being spoken: the TTS stream speaking it is given the new text, and waits
+for it when it has read everything so far (the audio ready by then is played at once).
+The phrase keeps the voice it started with; cutting it (:meth:`TtsWorker.skip_current`)
+drops its pieces still to come.
+
 Bounded in both directions: a full queue drops the new phrase (counted, reported as a
 :class:`~livevoice.frames.StageError`), and a phrase that waited longer than
 ``max_wait_s`` is dropped when its turn comes (counted), so when the TTS is slower than
@@ -19,6 +26,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,8 +34,9 @@ from livevoice.audio.output import AudioOutput
 from livevoice.audio.resample import StreamResampler
 from livevoice.frames import FloatArray, Phrase, RealTimeWarning, StageError
 from livevoice.latency import LatencyTracker
-from livevoice.text.parts import Beep, Part, Say
-from livevoice.tts.engine import TtsEngine, TtsStream
+from livevoice.text.parts import Beep
+from livevoice.tts.engine import TtsChunk, TtsEngine, TtsStream
+from livevoice.tts.phrase_feed import PhraseFeed
 from livevoice.tts.realtime import RealTimeMonitor, slow_machine_message
 
 log = logging.getLogger(__name__)
@@ -36,6 +45,32 @@ VoiceProvider = Callable[[], "np.ndarray | None"]
 """Gives the embedding a phrase starting now is spoken in (None: no voice)."""
 Report = Callable[[StageError | RealTimeWarning], object]
 """Takes what went wrong (a dropped or failed phrase); must not block."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkQueued:
+    """A chunk of a phrase's speech handed to the output (for measurements, see
+    :attr:`TtsWorker.on_chunk`)."""
+
+    utterance_id: int
+    phrase_index: int
+    run: int
+    """Which TTS stream of the phrase (0, 1...: a beep ends one and the text after it starts the next)."""
+    text: str
+    """The text that stream was given so far (complete in its ``final`` chunk)."""
+    first_frame: int
+    """Index of the chunk's first codec frame in the stream."""
+    frames: int
+    final: bool
+    """The stream's last chunk."""
+    waits: bool
+    """The stream waits for more text after this chunk."""
+    position: int
+    """Output ring position of the chunk's first sample (the ring counts every sample written)."""
+    samples: int
+    """Samples of the chunk at the output rate."""
+    t_ready_ns: int
+    """When the TTS had the chunk ready (monotonic ns)."""
 
 
 class TtsWorker:
@@ -64,10 +99,16 @@ class TtsWorker:
         """Called (source, message) when a phrase fails; default: a StageError to ``report``."""
         self.realtime = realtime or RealTimeMonitor()
         """The real-time factor of recent phrases (may outlive this worker: it warns once)."""
-        self._queue: queue.Queue[Phrase] = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[PhraseFeed] = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
         self._cancel = threading.Event()
         self._current: TtsStream | None = None
+        self._speaking: PhraseFeed | None = None
+        """The phrase being spoken."""
+        self._open: PhraseFeed | None = None
+        """The streamed phrase that later pieces go to (the last one opened and not closed)."""
+        self.on_chunk: Callable[[ChunkQueued], object] | None = None
+        """Sees every chunk queued for output, in the TTS thread (measurements; must not block)."""
         self._held: list[FloatArray] = []
         """The start of a phrase, held until the output pre-buffer is reached."""
         self._markers: list[tuple[int, int, bool]] = []
@@ -94,27 +135,47 @@ class TtsWorker:
             self._thread.join(timeout=10)
 
     def submit(self, phrase: Phrase) -> bool:
-        """Queue a phrase; False (counted, reported) when the queue is full."""
+        """Queue a phrase, or give a later piece to its streamed phrase (never blocks).
+
+        False when the queue is full (counted, reported), or for a piece whose phrase was
+        dropped, cut or already closed (ignored: it was counted when that happened).
+        """
+        if phrase.piece > 0:
+            feed = self._open
+            if feed is None or not feed.holds(phrase):
+                return False
+            if not phrase.more:
+                self._open = None
+            return feed.add(phrase)
+        feed = PhraseFeed(phrase)
+        if phrase.more:
+            self._open = feed
         try:
-            self._queue.put_nowait(phrase)
+            self._queue.put_nowait(feed)
             return True
         except queue.Full:
-            self._drop(phrase, "the TTS queue is full (TTS slower than speech)")
+            feed.cancel()
+            self._drop(feed, "the TTS queue is full (TTS slower than speech)")
             return False
 
     def stop_speaking(self) -> None:
         """Cut the phrase being spoken, drop queued phrases and queued audio."""
         while True:
             try:
-                phrase = self._queue.get_nowait()
+                feed = self._queue.get_nowait()
             except queue.Empty:
                 break
-            self.tracker.abandon(phrase.utterance_id)
+            feed.cancel()
+            self.tracker.abandon(feed.utterance_id)
         self.skip_current()
 
     def skip_current(self) -> None:
-        """Cut only the phrase being spoken (and its queued audio); queued phrases stay."""
+        """Cut only the phrase being spoken (and its queued audio; a streamed phrase's pieces
+        still to come are dropped); queued phrases stay."""
         self._cancel.set()
+        feed = self._speaking
+        if feed is not None:
+            feed.cancel()
         stream = self._current
         if stream is not None:
             stream.cancel()
@@ -124,76 +185,125 @@ class TtsWorker:
     def queued(self) -> int:
         return self._queue.qsize()
 
-    def _drop(self, phrase: Phrase, why: str) -> None:
+    def _drop(self, feed: PhraseFeed, why: str) -> None:
         self.phrases_dropped += 1
-        self.tracker.abandon(phrase.utterance_id)
-        log.warning("phrase dropped: %s: %r", why, phrase.text)
+        self.tracker.abandon(feed.utterance_id)
+        log.warning("phrase dropped: %s: %r", why, feed.text)
         self.report(StageError("tts", f"phrase dropped: {why}"))
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             self._resolve_markers()
             try:
-                phrase = self._queue.get(timeout=0.01)
+                feed = self._queue.get(timeout=0.01)
             except queue.Empty:
                 if self.output.drained():
                     self.output.stream.expect_audio = False
                 continue
-            waited_s = (time.monotonic_ns() - phrase.t_text_ready_ns) / 1e9
+            waited_s = (time.monotonic_ns() - feed.t_text_ready_ns) / 1e9
             if waited_s > self.max_wait_s:
-                self._drop(phrase, f"it waited {waited_s:.1f} s for the TTS")
+                feed.cancel()
+                self._drop(feed, f"it waited {waited_s:.1f} s for the TTS")
                 continue
             self._cancel.clear()
+            self._speaking = feed
             try:
-                self._speak(phrase)
+                self._speak(feed)
                 self.phrases_spoken += 1
             except Exception as err:  # one phrase fails; the loop goes on
                 self.errors += 1
-                self.tracker.abandon(phrase.utterance_id)
-                log.exception("TTS failed on %r", phrase.text)
+                self.tracker.abandon(feed.utterance_id)
+                log.exception("TTS failed on %r", feed.text)
                 message = f"TTS failed, phrase dropped: {err}"
                 if self.on_failure is not None:
                     self.on_failure("tts", message)
                 else:
                     self.report(StageError("tts", message))
             finally:
+                feed.cancel()  # pieces that still come for it are dropped
+                self._speaking = None
                 self._current = None
                 self.speaking = False
 
-    def _speak(self, phrase: Phrase) -> None:
+    def _speak(self, feed: PhraseFeed) -> None:
         embedding = self.voice_for_phrase()
         if embedding is None:
             raise RuntimeError("no voice: add one with `livevoice voice add` or SetVoice")
-        uid = phrase.utterance_id
-        self.tracker.stamp(uid, "text_ready", phrase.t_text_ready_ns)
+        uid = feed.utterance_id
+        self.tracker.stamp(uid, "text_ready", feed.t_text_ready_ns)
         self.speaking = True
-        parts: tuple[Part, ...] = getattr(phrase, "parts", ()) or (Say(phrase.text),)
         first = True
         self._held = []
-        for part in parts:
-            if self._cancel.is_set():
+        run_index = 0
+        while not self._cancel.is_set():
+            run = feed.next_run()
+            if run is None:
                 break
-            if isinstance(part, Beep):
-                first = self._play(uid, beep(part.duration_s, self.output.sample_rate), first)
+            if isinstance(run.part, Beep):
+                first = self._play(uid, beep(run.part.duration_s, self.output.sample_rate), first)
                 continue
-            stream = self.engine.open(embedding, part.text, final=True)
+            stream = self.engine.open(embedding, run.part.text, final=not run.more)
             self._current = stream
             if self._cancel.is_set():
                 stream.cancel()
-            resampler = StreamResampler(self.engine.sample_rate, self.output.sample_rate)
-            made = 0
-            for chunk in stream:
-                if chunk.index == 0:
-                    self.tracker.stamp(uid, "tts_start", stream.t_start_ns)
-                    self.tracker.stamp(uid, "tts_first_audio", chunk.t_ns)
-                made += len(chunk.samples)
-                audio: FloatArray = resampler.process(chunk.samples)
-                if chunk.final:
-                    audio = np.concatenate([audio, resampler.flush()])
-                first = self._play(uid, audio, first)
-            self._count_speed(stream.compute_s, made / self.engine.sample_rate)
+            if run.more:
+                feed.attach(stream)
+            try:
+                first = self._stream(feed, run_index, stream, first)
+            finally:
+                feed.detach(stream)
+            run_index += 1
         if self._held and not self._cancel.is_set():
             self._play(uid, np.zeros(0, dtype=np.float32), first, flush=True)
+
+    def _stream(self, feed: PhraseFeed, run_index: int, stream: TtsStream, first: bool) -> bool:
+        """Play one TTS stream of the phrase; returns whether the utterance's first sample is to come."""
+        uid = feed.utterance_id
+        resampler = StreamResampler(self.engine.sample_rate, self.output.sample_rate)
+        made = frames = 0
+        for chunk in stream:
+            if chunk.index == 0:
+                self.tracker.stamp(uid, "tts_start", stream.t_start_ns)
+                self.tracker.stamp(uid, "tts_first_audio", chunk.t_ns)
+            made += len(chunk.samples)
+            audio: FloatArray = resampler.process(chunk.samples)
+            if chunk.final:
+                audio = np.concatenate([audio, resampler.flush()])
+            position = self.output.ring.write_pos + sum(len(a) for a in self._held)
+            # A stream waiting for text plays what it has now (the rest comes when the speaker
+            # says it): no pre-buffer to fill, and the gap after it is no underrun.
+            first = self._play(uid, audio, first, flush=chunk.waits)
+            if chunk.waits:
+                self.output.stream.expect_audio = False
+            if self.on_chunk is not None:
+                self.on_chunk(self._queued(feed, run_index, stream, chunk, frames, position, len(audio)))
+            frames += chunk.frames
+        self._count_speed(stream.compute_s, made / self.engine.sample_rate)
+        return first
+
+    @staticmethod
+    def _queued(
+        feed: PhraseFeed,
+        run_index: int,
+        stream: TtsStream,
+        chunk: TtsChunk,
+        first_frame: int,
+        position: int,
+        samples: int,
+    ) -> ChunkQueued:
+        return ChunkQueued(
+            feed.utterance_id,
+            feed.phrase_index,
+            run_index,
+            stream.text,
+            first_frame,
+            chunk.frames,
+            chunk.final,
+            chunk.waits,
+            position,
+            samples,
+            chunk.t_ns,
+        )
 
     def _count_speed(self, compute_s: float, audio_s: float) -> None:
         factor = self.realtime.add(compute_s, audio_s)
