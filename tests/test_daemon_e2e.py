@@ -95,6 +95,7 @@ class RecordingEngine:
 
     inner: Any
     opened: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    streams: list[TtsStream] = field(default_factory=list)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -102,6 +103,7 @@ class RecordingEngine:
     def open(self, embedding: np.ndarray, text: str = "", *, final: bool = True) -> TtsStream:
         self.opened.append((text, np.array(embedding, copy=True)))
         stream: TtsStream = self.inner.open(embedding, text, final=final)
+        self.streams.append(stream)
         return stream
 
 
@@ -199,6 +201,64 @@ def test_the_whole_loop_live(setup: Path, tiny_models: Models) -> None:
 
     with Running(config, models, setup / "config.toml") as running:
         asyncio.run(scenario(running))
+
+
+def test_streamed_phrases_live(setup: Path, tiny_models: Models) -> None:
+    """segment_on = "stream", switched over the websocket: speech played into the test
+    microphone comes out at the virtual mic, every recognised word spoken once, in its voice."""
+    config = load_config(setup / "config.toml")
+    engine = RecordingEngine(tiny_models.engine)
+    models = Models(tiny_models.recognizer, tiny_models.vad, engine)
+    alpha = VoiceLibrary(Path(config.voices.library)).get("alpha").embedding
+
+    async def scenario(running: Running) -> None:
+        pipeline = running.daemon.pipeline
+        assert pipeline is not None
+        client = await running.client()
+        try:
+            options = await client.request("SetTextOptions", {"segmentOn": "stream"})
+            assert (
+                options["segmentOn"] == "stream"
+                and pipeline.controls.text_settings.config.segment_on == "stream"
+            )
+            recorder = Recorder("livevoice_mic", setup / "stream.raw")
+            play(setup / "s1.wav")
+            uid = (await client.wait_for("SpeechStarted", 60))["utteranceId"]
+            # its first words may be played before the speech ends: the latency event (sent
+            # once the speech end is known) can come before the final transcript
+            seen = await events_of(client, uid, {"TranscriptFinal", "UtteranceLatency"}, 60)
+            final = seen["TranscriptFinal"]
+            assert jiwer.wer(" ".join(words(SENTENCE_1)), " ".join(words(final["text"]))) <= 0.25, final
+            stamps = seen["UtteranceLatency"]["stampsNs"]
+            order = ["textReady", "ttsStart", "ttsFirstAudio", "firstSampleOut"]
+            assert [stamps[k] for k in order] == sorted(stamps[k] for k in order), stamps
+            await eventually(
+                lambda: loud_seconds(recorder.audio()) > 0.3, 30, "synthesized speech at the virtual mic"
+            )
+            await eventually(lambda: not pipeline.speaking, 60, "the phrase spoken to its end")
+            recorder.stop()
+            spoken = " ".join(stream.text for stream in engine.streams)
+            assert words(spoken) == words(final["text"])  # every word once, whatever the pieces
+            assert all(np.array_equal(e, alpha) for _, e in engine.opened)
+            stats = await client.request("GetStats")
+            assert stats["daemon"]["counters"]["phraseDrops"] == 0
+            assert stats["daemon"]["counters"]["ttsErrors"] == 0
+        finally:
+            await client.close()
+
+    with Running(config, models, setup / "config.toml") as running:
+        asyncio.run(scenario(running))
+
+
+async def events_of(client: ControlClient, uid: int, types: set[str], timeout_s: float) -> dict[str, Any]:
+    """The data of the first event of each type in ``types`` about utterance ``uid``, in any order."""
+    seen: dict[str, Any] = {}
+    async with asyncio.timeout(timeout_s):
+        while set(seen) != types:
+            event = await client.next_event()
+            if event.event_type in types and event.event_data.get("utteranceId") == uid:
+                seen.setdefault(event.event_type, dict(event.event_data))
+    return seen
 
 
 def sound_server_clients_of(pid: int) -> int:
