@@ -101,6 +101,7 @@ def test_a_beep_part_is_a_tone_as_long_as_the_hidden_words(engine: Any) -> None:
 
 GREEDY = {"do_sample": False, "subtalker_dosample": False, "max_new_tokens": 60}
 VOICE = np.random.default_rng(3).normal(0, 1, 64).astype(np.float32)
+PACED = 6
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +111,7 @@ def greedy(tiny_qwen_dir: Path) -> Any:
     from livevoice.tts.qwen3 import load_qwen3_engine
 
     engine = load_qwen3_engine(str(tiny_qwen_dir), torch_threads=1, sampling=GREEDY, chunk_frames=2)
-    engine.end_after_text = True
+    engine.paced_end_frames = PACED
     return engine
 
 
@@ -229,19 +230,21 @@ def test_cutting_a_streamed_phrase_drops_its_later_pieces(greedy: Any) -> None:
     assert engine.streams[0].cancelled and worker.errors == 0
 
 
-def test_end_after_text_keeps_a_phrase_going_until_its_text_is_read(greedy: Any) -> None:
+def test_a_paced_end_makes_a_phrase_as_long_as_its_text(greedy: Any) -> None:
     """The random-weight model ends this phrase after 3 frames, before reading most of its
-    text; with ``end_after_text`` (set for these tests and the benchmarks) it reads it all."""
+    text; with ``paced_end_frames`` (set for these tests and the benchmarks) it reads it all
+    and ends at most that many frames later."""
     text = "Hi, this is livevoice speaking."
     tokens = len(greedy.steps.tokenize(text))
-    greedy.end_after_text = False
+    greedy.paced_end_frames = None
     try:
         early = greedy.open(VOICE, text)
         list(early)
     finally:
-        greedy.end_after_text = True
+        greedy.paced_end_frames = PACED
     assert early.frames_generated < tokens
-    full = greedy.open(VOICE, text)
-    chunks = list(full)
-    assert tokens <= full.frames_generated <= GREEDY["max_new_tokens"] and chunks[-1].final
-    np.testing.assert_array_equal(full.codes[: early.frames_generated - 1], early.codes[:-1])
+    paced = greedy.open(VOICE, text)
+    chunks = list(paced)
+    assert tokens <= paced.frames_generated <= tokens + 1 + PACED and chunks[-1].final
+    assert sum(c.frames for c in chunks) == paced.frames_generated
+    np.testing.assert_array_equal(paced.codes[: early.frames_generated - 1], early.codes[:-1])

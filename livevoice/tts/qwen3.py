@@ -90,10 +90,12 @@ class Qwen3TtsEngine:
         self.chunk_frames = chunk_frames
         self.sampling = sampling or resolve_sampling(getattr(self._model, "generate_config", None))
         self.seed = seed
-        self.end_after_text = False
-        """True: a phrase may end only after the model has read its whole text. Trained models
-        do so by themselves; the random-weight test model ends anywhere, so benchmarks that
-        compare how text reaches the model set this to speak the same frames either way."""
+        self.paced_end_frames: int | None = None
+        """None: the model ends each phrase. For random-weight models (tests, benchmarks): a
+        phrase may not end before the model has read its whole text, and ends this many frames
+        after it did (at most). A trained model reads the text ahead of what it says and ends
+        after it; a random one ends anywhere, or never: so its phrases are as long as their
+        text, the same however the text reached it (all at once or appended)."""
         self.steppers = StepperPool(self.steps, graphs=cuda_graphs and self.device.type == "cuda")
         self._prefix_lock = threading.Lock()
         self._prefixes: OrderedDict[tuple[bytes, str], VoicePrefix] = OrderedDict()

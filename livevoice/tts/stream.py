@@ -162,11 +162,22 @@ class Qwen3TtsStream:
 
     def _may_end(self, row: int) -> bool:
         """Whether the step that reads text row ``row`` may choose the end of speech: only once
-        the text is final (and, with the engine's ``end_after_text``, once ``row`` is past it)."""
+        the text is final (and, with the engine's ``paced_end_frames``, once ``row`` is past it)."""
         with self._cond:
             if not self._feed.final:
                 return False
-            return not self._engine.end_after_text or row >= self._feed.ready_count()
+            return self._engine.paced_end_frames is None or row >= self._feed.ready_count()
+
+    def _limit(self, cap: int) -> int:
+        """The most frames this phrase may have: ``cap``, or with the engine's
+        ``paced_end_frames`` (and final text) that many after the end of its text."""
+        paced = self._engine.paced_end_frames
+        if paced is None:
+            return cap
+        with self._cond:
+            if not self._feed.final:
+                return cap
+            return min(cap, self._feed.ready_count() + 1 + paced)
 
     def _text_row(self, index: int, step: int) -> torch.Tensor:
         """The text-track row ``(1, 1, hidden)`` for the text step ``step`` at ``index``.
@@ -232,10 +243,11 @@ class Qwen3TtsStream:
             while True:
                 if self._cancelled:
                     return
-                if frame - start == target or frame >= cap:
+                limit = self._limit(cap)
+                if frame - start == target or frame >= limit:
                     stepper.wait(previous)
                     self._confirm(stepper, frame)
-                    end = frame >= cap or self._code0(stepper, frame) == engine.steps.end_token
+                    end = frame >= limit or self._code0(stepper, frame) == engine.steps.end_token
                     chunk = self._chunk(decoder, stepper, start, frame, index, final=end)
                     self._busy_ns += time.monotonic_ns() - mark
                     yield chunk
