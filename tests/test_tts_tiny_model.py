@@ -43,3 +43,19 @@ def test_hidden_size_sets_the_embedding_dimension(tmp_path: Path) -> None:
     model = Qwen3TTSModel.from_pretrained(str(folder))
     wav = (0.1 * np.random.default_rng(1).standard_normal(24000)).astype(np.float32)
     assert tuple(model.model.extract_speaker_embedding(wav, 24000).shape) == (32,)
+
+
+def test_word_tokens_make_the_model_read_a_word_per_frame(tmp_path: Path) -> None:
+    """With ``words`` the text tokenizer has a token per listed word (after a space or not), as
+    the released models' tokenizer has for common words; other text stays a token per byte."""
+    from livevoice.tts.qwen3 import load_qwen3_engine
+
+    folder = build_tiny_qwen3_tts(tmp_path / "words", words=["Good", "evening", "and", "welcome"])
+    engine = load_qwen3_engine(str(folder), torch_threads=1, sampling={"max_new_tokens": 8}, warmup=False)
+    tokenize = engine.steps.tokenize
+    assert len(tokenize("Good evening and welcome")) == 4
+    assert len(tokenize("Good evening and welcome to it.")) == 4 + len(" to it.")
+    assert len(tokenize("evening")) == 1 and len(tokenize("Evening")) == len("Evening")
+    assert list(engine.open(np.zeros(64, dtype=np.float32), "Good evening."))[-1].final
+    with pytest.raises(ValueError, match="ASCII letters"):
+        build_tiny_qwen3_tts(tmp_path / "bad", words=["don't"])

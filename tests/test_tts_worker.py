@@ -101,7 +101,7 @@ def test_a_beep_part_is_a_tone_as_long_as_the_hidden_words(engine: Any) -> None:
 
 GREEDY = {"do_sample": False, "subtalker_dosample": False, "max_new_tokens": 60}
 VOICE = np.random.default_rng(3).normal(0, 1, 64).astype(np.float32)
-PACED = 6
+PACE = 0.8
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def greedy(tiny_qwen_dir: Path) -> Any:
     from livevoice.tts.qwen3 import load_qwen3_engine
 
     engine = load_qwen3_engine(str(tiny_qwen_dir), torch_threads=1, sampling=GREEDY, chunk_frames=2)
-    engine.paced_end_frames = PACED
+    engine.paced_frames_per_char = PACE
     return engine
 
 
@@ -232,19 +232,19 @@ def test_cutting_a_streamed_phrase_drops_its_later_pieces(greedy: Any) -> None:
 
 def test_a_paced_end_makes_a_phrase_as_long_as_its_text(greedy: Any) -> None:
     """The random-weight model ends this phrase after 3 frames, before reading most of its
-    text; with ``paced_end_frames`` (set for these tests and the benchmarks) it reads it all
-    and ends at most that many frames later."""
+    text; paced (``paced_frames_per_char``, set for these tests and the benchmarks) it reads
+    it all and ends when it has as many frames as the text would take to say."""
     text = "Hi, this is livevoice speaking."
     tokens = len(greedy.steps.tokenize(text))
-    greedy.paced_end_frames = None
+    greedy.paced_frames_per_char = None
     try:
         early = greedy.open(VOICE, text)
         list(early)
     finally:
-        greedy.paced_end_frames = PACED
+        greedy.paced_frames_per_char = PACE
     assert early.frames_generated < tokens
     paced = greedy.open(VOICE, text)
     chunks = list(paced)
-    assert tokens <= paced.frames_generated <= tokens + 1 + PACED and chunks[-1].final
+    assert tokens <= paced.frames_generated <= max(tokens + 1, round(PACE * len(text))) and chunks[-1].final
     assert sum(c.frames for c in chunks) == paced.frames_generated
     np.testing.assert_array_equal(paced.codes[: early.frames_generated - 1], early.codes[:-1])

@@ -20,6 +20,7 @@ end-of-speech row of its codec head is zeroed, so phrases run to their frame cap
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,21 +46,28 @@ _TARGET_RMS = 0.2
 _SPECIAL_CODEC_BAND = 1024  # qwen-tts suppresses the top 1024 talker ids (except EOS)
 
 
-def _build_text_tokenizer(folder: Path) -> dict[str, int]:
-    """Save a deterministic byte-level BPE tokenizer into ``folder``; return the special ids."""
+def _build_text_tokenizer(folder: Path, words: Sequence[str] = ()) -> dict[str, int]:
+    """Save a deterministic byte-level BPE tokenizer into ``folder``; return the special ids.
+
+    ``words`` become tokens of their own, alone and after a space (ASCII letters only).
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import Qwen2TokenizerFast
 
     alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
     vocab = {symbol: index for index, symbol in enumerate(alphabet)}
-    merges: list[tuple[str, str]] = []
-    for word in _MERGED_WORDS:
+    merges: dict[tuple[str, str], None] = {}
+    for word in (*_MERGED_WORDS, *words):
         left = word[0]
         for char in word[1:]:
-            merges.append((left, char))
+            merges[(left, char)] = None
             left += char
             vocab.setdefault(left, len(vocab))
-    bpe = models.BPE(vocab=vocab, merges=merges)
+    space = "\u0120"  # the byte-level symbol of a space
+    for word in words:  # once a word is whole, the space before it joins it
+        merges[(space, word)] = None
+        vocab.setdefault(space + word, len(vocab))
+    bpe = models.BPE(vocab=vocab, merges=list(merges))
     tokenizer = Tokenizer(bpe)
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     tokenizer.decoder = decoders.ByteLevel()
@@ -346,14 +354,21 @@ def _randomize_decoder(model: Any, seed: int) -> None:
         last.bias.copy_((last.bias - raw.mean()) * scale)
 
 
-def build_tiny_qwen3_tts(folder: Path, *, seed: int = 0, hidden_size: int = 64) -> Path:
+def build_tiny_qwen3_tts(
+    folder: Path, *, seed: int = 0, hidden_size: int = 64, words: Sequence[str] = ()
+) -> Path:
     """Build a tiny random-weight Qwen3-TTS Base model into ``folder`` and return ``folder``.
 
     ``hidden_size`` is the talker hidden size, hence the speaker-embedding dimension
     (a multiple of 8, at least 24). Loadable on CPU with
-    ``qwen_tts.Qwen3TTSModel.from_pretrained(folder)``.
+    ``qwen_tts.Qwen3TTSModel.from_pretrained(folder)``. Its text tokenizer has a token per
+    byte, so the model reads text at about the pace it is spoken (a frame per character);
+    ``words`` (ASCII letters) get a token each, as common words have in the released
+    models' tokenizer, whose text runs ahead of the speech (a frame per word).
     """
-    return _build(folder, _tiny_architecture(hidden_size), seed=seed)
+    if any(not (word.isascii() and word.isalpha()) for word in words):
+        raise ValueError("word tokens must be ASCII letters")
+    return _build(folder, _tiny_architecture(hidden_size), seed=seed, words=tuple(words))
 
 
 def build_real_size_qwen3_tts(folder: Path, size: str, *, seed: int = 0, device: str = "cpu") -> Path:
@@ -406,6 +421,7 @@ def _build(
     seed: int,
     device: str = "cpu",
     zero_end_token: bool = False,
+    words: tuple[str, ...] = (),
 ) -> Path:
     import torch
 
@@ -418,7 +434,7 @@ def _build(
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    special = _build_text_tokenizer(folder)
+    special = _build_text_tokenizer(folder, words)
     config, tokenizer_config = qwen3_tts_configs(arch, special)
     previous_state = torch.random.get_rng_state()
     try:

@@ -90,12 +90,13 @@ class Qwen3TtsEngine:
         self.chunk_frames = chunk_frames
         self.sampling = sampling or resolve_sampling(getattr(self._model, "generate_config", None))
         self.seed = seed
-        self.paced_end_frames: int | None = None
+        self.paced_frames_per_char: float | None = None
         """None: the model ends each phrase. For random-weight models (tests, benchmarks): a
-        phrase may not end before the model has read its whole text, and ends this many frames
-        after it did (at most). A trained model reads the text ahead of what it says and ends
-        after it; a random one ends anywhere, or never: so its phrases are as long as their
-        text, the same however the text reached it (all at once or appended)."""
+        phrase may not end before the model has read its whole text, and ends once it has this
+        many frames per character of text (0.8: 15.6 characters/s, a speaker's pace), or one
+        frame after reading it when its text has more tokens than that. A trained model ends
+        once it has said its text; a random one anywhere, or never: paced, its phrases are as
+        long as their text, however the text reached it (all at once or appended)."""
         self.steppers = StepperPool(self.steps, graphs=cuda_graphs and self.device.type == "cuda")
         self._prefix_lock = threading.Lock()
         self._prefixes: OrderedDict[tuple[bytes, str], VoicePrefix] = OrderedDict()

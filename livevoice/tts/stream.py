@@ -162,22 +162,22 @@ class Qwen3TtsStream:
 
     def _may_end(self, row: int) -> bool:
         """Whether the step that reads text row ``row`` may choose the end of speech: only once
-        the text is final (and, with the engine's ``paced_end_frames``, once ``row`` is past it)."""
+        the text is final (and, with the engine's ``paced_frames_per_char``, once ``row`` is past it)."""
         with self._cond:
             if not self._feed.final:
                 return False
-            return self._engine.paced_end_frames is None or row >= self._feed.ready_count()
+            return self._engine.paced_frames_per_char is None or row >= self._feed.ready_count()
 
     def _limit(self, cap: int) -> int:
         """The most frames this phrase may have: ``cap``, or with the engine's
-        ``paced_end_frames`` (and final text) that many after the end of its text."""
-        paced = self._engine.paced_end_frames
-        if paced is None:
+        ``paced_frames_per_char`` (and final text) as many as its text would take to say."""
+        pace = self._engine.paced_frames_per_char
+        if pace is None:
             return cap
         with self._cond:
             if not self._feed.final:
                 return cap
-            return min(cap, self._feed.ready_count() + 1 + paced)
+            return min(cap, max(self._feed.ready_count() + 1, round(pace * len(self._feed.text))))
 
     def _text_row(self, index: int, step: int) -> torch.Tensor:
         """The text-track row ``(1, 1, hidden)`` for the text step ``step`` at ``index``.
