@@ -360,6 +360,7 @@ class Utterance:
     first_word_s: float
     last_sample_s: float
     silence_s: float
+    pauses: int
     note: str = ""
 
 
@@ -419,7 +420,7 @@ def measure(probe: Probe, mode: str, sentence: int, uid: int) -> Utterance | Non
     if not final.words or not runs:
         return None
     out_ns: list[int] = []  # each spoken word's first sample out, in speaking order
-    silence_ns = 0
+    silence_ns = pauses = 0
     last_ns = 0
     for key in sorted(runs):
         chunks = runs[key]
@@ -433,11 +434,13 @@ def measure(probe: Probe, mode: str, sentence: int, uid: int) -> Utterance | Non
         period_ns = 1_000_000_000 // probe.rate
         for a, b in itertools.pairwise(chunks):  # from a's last sample out to b's first
             gap = probe.played_at(b.position) - probe.played_at(a.position + a.samples - 1) - period_ns
-            silence_ns += max(0, gap - 2 * 5_333_333)  # more than a block or two: audio stopped
+            if gap > 2 * 5_333_333:  # more than a block or two: the audio stopped
+                silence_ns += gap
+                pauses += 1
         end = chunks[-1]
         last_ns = max(last_ns, probe.played_at(end.position + max(end.samples - 1, 0)))
     if len(out_ns) != len(final.words):
-        return Utterance(mode, sentence, uid, len(final.words), [], 0, 0, 0, "words and speech differ")
+        return Utterance(mode, sentence, uid, len(final.words), [], 0, 0, 0, 0, "words and speech differ")
     spoken_ns = [started.t_ns + round((w.end_s - started.stream_time_s) * 1e9) for w in final.words]
     lags = [(o - s) / 1e9 for o, s in zip(out_ns, spoken_ns, strict=True)]
     return Utterance(
@@ -449,6 +452,7 @@ def measure(probe: Probe, mode: str, sentence: int, uid: int) -> Utterance | Non
         lags[0],
         (last_ns - ended.t_ns) / 1e9,
         silence_ns / 1e9,
+        pauses,
     )
 
 
@@ -456,22 +460,23 @@ def report_comparison(utterances: list[Utterance], setup: str) -> None:
     print(f"\n## clause vs stream (greedy; {setup})\n")
     print(
         "| mode | sentence | utterance | words | word -> out p50 s | first word -> out s | "
-        "end of speech -> last sample s | silence in phrases s |"
+        "end of speech -> last sample s | silence in phrases s | pauses |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for u in sorted(utterances, key=lambda u: (u.sentence, u.mode, u.uid)):
         if u.note:
-            print(f"| {u.mode} | {u.sentence} | {u.uid} | {u.words} | {u.note} | | | |")
+            print(f"| {u.mode} | {u.sentence} | {u.uid} | {u.words} | {u.note} | | | | |")
             continue
         print(
             f"| {u.mode} | {u.sentence} | {u.uid} | {u.words} | {np.percentile(u.word_lags_s, 50):.2f} | "
-            f"{u.first_word_s:.2f} | {u.last_sample_s:.2f} | {u.silence_s:.2f} |"
+            f"{u.first_word_s:.2f} | {u.last_sample_s:.2f} | {u.silence_s:.2f} | {u.pauses} |"
         )
     rows = {
         "spoken word -> its first sample out": lambda us: [x for u in us for x in u.word_lags_s],
         "first word of an utterance -> its first sample out": lambda us: [u.first_word_s for u in us],
         "end of speech -> last sample out": lambda us: [u.last_sample_s for u in us],
         "silence inside phrases, per utterance": lambda us: [u.silence_s for u in us],
+        "pauses inside phrases, per utterance (count)": lambda us: [float(u.pauses) for u in us],
     }
     print(
         "\n| figure (s) | clause n | clause p50 | clause p95 | stream n | stream p50 | stream p95 "
