@@ -11,7 +11,9 @@
                                    playback callback ─► output device (+ monitor)
 
 Every arrow between threads is bounded: the rings (sized from the latency budget), the
-VAD->ASR event queue and the phrase queue; what overflows is counted and reported.
+VAD->ASR event queue and the phrase queue; what overflows is counted and reported. With
+``[text] segment_on = "stream"`` a phrase is queued on its first words and its later
+pieces go straight to it (never blocking the ASR thread) while the TTS speaks it.
 Modes: ``convert`` (the loop above), ``passthrough`` (the microphone straight to the
 output; no model in the path), ``mute`` (nothing goes out). With push-to-talk enabled
 the microphone only reaches the recogniser while the button is pressed.

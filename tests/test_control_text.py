@@ -152,12 +152,22 @@ def test_phrase_settings_reach_the_segmenter(dispatcher: Dispatcher, state: Live
     stage = TextStage(state.controls.text_settings)
     ws = words_from_text("So, I went home. Then we ate, and slept.")
     assert [p.text for p in stage.on_words(1, ws, 1)] == ["So, I went home.", "Then we ate,"]
-    stage.discard(1)
+    assert stage.abandon(2) == []
     ok(dispatcher, "SetTextOptions", {"segmentOn": "end"})
     stage.use(state.controls.text_settings)  # as the pipeline does before each batch of words
     assert stage.on_words(2, ws, 1) == []
     final = TranscriptFinal(2, " ".join(w.text for w in ws), ws, 0.0, 1.0, 1, 2, 3)
     assert [(p.text, p.final) for p in stage.on_final(final)] == [(final.text, True)]
+    assert (
+        ok(dispatcher, "SetTextOptions", {"segmentOn": "stream", "minPhraseWords": 2})["segmentOn"]
+        == "stream"
+    )
+    stage.use(state.controls.text_settings)
+    pieces = stage.on_words(3, ws[:6], 4)  # a clause, then the first words of the next one
+    assert [(p.text, p.piece, p.more) for p in pieces] == [
+        ("So, I went home.", 0, False),
+        ("Then we", 0, True),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -306,7 +316,7 @@ def _spoken(pipeline: Pipeline, utterance_id: int, text: str) -> list[tuple[Any,
     queued = []
     while pipeline.tts.queued:
         queued.append(pipeline.tts._queue.get_nowait())
-    return [getattr(phrase, "parts", ()) for phrase in queued]
+    return [tuple(run.part for run in iter(feed.next_run, None)) for feed in queued]
 
 
 def test_the_running_pipeline_and_a_rebuilt_one_use_the_settings_in_force(
