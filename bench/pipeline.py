@@ -196,10 +196,9 @@ def main() -> int:
             compared: list[Utterance] = []
             if args.rounds:
                 engine = models.engine
-                engine.sampling = dataclasses.replace(
-                    engine.sampling, do_sample=False, subtalker_dosample=False
-                )
-                if tiny:
+                if tiny:  # real weights are left as configured (sampled, ending phrases themselves)
+                    greedy = {"do_sample": False, "subtalker_dosample": False}
+                    engine.sampling = dataclasses.replace(engine.sampling, **greedy)
                     engine.paced_frames_per_char = args.pace
                 long_clips = [espeak(s, folder / f"c{i}.wav") for i, s in enumerate(COMPARED)]
                 probe = Probe(daemon.pipeline)
@@ -238,7 +237,7 @@ def main() -> int:
         for name, values in rows.items():
             print(summarize(name, values))
     if compared:
-        setup = f"tokens: {args.tokens}, pace {args.pace} frames/character" if tiny else args.model
+        setup = f"greedy, tokens: {args.tokens}, pace {args.pace} frames/character" if tiny else args.model
         report_comparison(compared, setup)
     return 0
 
@@ -457,7 +456,7 @@ def measure(probe: Probe, mode: str, sentence: int, uid: int) -> Utterance | Non
 
 
 def report_comparison(utterances: list[Utterance], setup: str) -> None:
-    print(f"\n## clause vs stream (greedy; {setup})\n")
+    print(f"\n## clause vs stream ({setup})\n")
     print(
         "| mode | sentence | utterance | words | word -> out p50 s | first word -> out s | "
         "end of speech -> last sample s | silence in phrases s | pauses |"
