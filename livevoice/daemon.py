@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import logging
 import sys
 import threading
@@ -50,7 +49,7 @@ from livevoice.frames import (
 from livevoice.models import Models
 from livevoice.pipeline import TYPED_UTTERANCE_BASE, Pipeline
 from livevoice.reload import reload_config
-from livevoice.reports import CounterReports
+from livevoice.reports import CounterReports, print_transcript
 from livevoice.tts.realtime import RealTimeMonitor
 
 log = logging.getLogger(__name__)
@@ -101,11 +100,7 @@ class Daemon:
         if self.server is not None:
             self.server.publish_record(record)
         if isinstance(record, TranscriptFinal):
-            if self.json_events:
-                line = {"type": "TranscriptFinal", "utteranceId": record.utterance_id, "text": record.text}
-                print(json.dumps(line), flush=True)
-            else:
-                print(f"[{record.start_s:7.2f}] {record.text}", flush=True)
+            print_transcript(record, json_lines=self.json_events)
 
     def _on_stage_failure(self, source: str, message: str) -> None:
         """ASR/TTS failed (already reported): optionally fall back to the user's own voice."""
