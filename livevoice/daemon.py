@@ -7,18 +7,17 @@ typed records; the control server (:class:`~livevoice.control.live.LiveState`) w
 and turns the records into events. The daemon only wires them, and its main loop polls
 device health (:mod:`livevoice.audio.health`) and counters (:mod:`livevoice.reports`).
 
-Start-up order (``livevoice run``, :mod:`livevoice.daemon_cli`): config -> devices ->
-voices -> models (ASR, VAD, TTS with warm-up) -> control server -> pipeline -> READY
-(sd_notify and one line on stderr). SIGTERM and SIGINT drain queued speech briefly and
-stop cleanly; SIGHUP reloads the config file (:mod:`livevoice.reload`: the text settings
-take effect at once; the others need a restart and say so).
+Start-up (:mod:`livevoice.daemon_cli`): config -> output (unset: the virtual mic on Linux,
+:mod:`livevoice.audio.default_output`) -> devices -> voices -> models -> starter voices (an
+empty library) -> control server -> pipeline -> READY (sd_notify; a line on stderr: where it
+speaks, any echo risk). SIGTERM/SIGINT drain queued speech briefly and stop; SIGHUP reloads
+the config (:mod:`livevoice.reload`: text settings at once, the rest, devices too, at a restart).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import logging
 import sys
 import threading
@@ -29,6 +28,7 @@ from pathlib import Path
 from livevoice import service
 from livevoice.audio.budget import BufferPlan, plan_buffers
 from livevoice.audio.choice import DeviceChoice, configured_devices, resolve_devices
+from livevoice.audio.default_output import DefaultOutput, echo_warning, resolve_default_output
 from livevoice.audio.devices import DeviceInfo, list_devices
 from livevoice.audio.health import DeviceHealth
 from livevoice.config import AudioConfig, Config, replace
@@ -49,7 +49,7 @@ from livevoice.frames import (
 from livevoice.models import Models
 from livevoice.pipeline import TYPED_UTTERANCE_BASE, Pipeline
 from livevoice.reload import reload_config
-from livevoice.reports import CounterReports
+from livevoice.reports import CounterReports, print_transcript
 from livevoice.tts.realtime import RealTimeMonitor
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,11 @@ class Daemon:
 
     def __init__(self, config: Config, config_path: Path | None, models: Models, json_events: bool) -> None:
         self.config = config
-        """The config file's settings, with the devices SetDevices chose; what apps change
-        while the daemon runs (mode, voice, text settings) is in :attr:`controls` only."""
+        """The config file's settings, with the devices in use (an unset output resolved, what
+        SetDevices chose); what apps change while the daemon runs (mode, voice, text
+        settings) is in :attr:`controls` only."""
+        self._file_config = config
+        """The settings as last read (what a reload compares the file with)."""
         self.config_path = config_path
         self.models = models
         self.json_events = json_events
@@ -97,11 +100,7 @@ class Daemon:
         if self.server is not None:
             self.server.publish_record(record)
         if isinstance(record, TranscriptFinal):
-            if self.json_events:
-                line = {"type": "TranscriptFinal", "utteranceId": record.utterance_id, "text": record.text}
-                print(json.dumps(line), flush=True)
-            else:
-                print(f"[{record.start_s:7.2f}] {record.text}", flush=True)
+            print_transcript(record, json_lines=self.json_events)
 
     def _on_stage_failure(self, source: str, message: str) -> None:
         """ASR/TTS failed (already reported): optionally fall back to the user's own voice."""
@@ -142,15 +141,16 @@ class Daemon:
     def set_devices(
         self, input_device: str | None, output_device: str | None, monitor_device: str | None
     ) -> None:
-        """Reopen the loop on other devices (None = unchanged); DeviceError if one does not exist."""
-        named = zip(
-            ("input_device", "output_device", "monitor_device"),
-            (input_device, output_device, monitor_device),
-            strict=True,
-        )
-        changes = {key: value for key, value in named if value is not None}
+        """Reopen the loop on other devices (None = unchanged; an output of "" = the virtual mic on
+        Linux, never the speakers); DeviceError if one does not exist or cannot be made."""
+        given = {
+            "input_device": input_device,
+            "output_device": output_device,
+            "monitor_device": monitor_device,
+        }
+        changes = {key: value for key, value in given.items() if value is not None}
         with self._lock:
-            new_config = replace(self.config, "audio", **changes)
+            new_config = resolve_default_output(replace(self.config, "audio", **changes)).config
             choice = resolve_devices(new_config.audio)
             self._close_pipeline()
             self.config = new_config
@@ -189,13 +189,18 @@ class Daemon:
             pipeline.stop(drain_s=drain_s)
         return pipeline
 
-    def open(self) -> None:
-        """Open the configured devices and start the loop; DeviceError for a device that does not exist."""
+    def open(self) -> tuple[DefaultOutput, str | None]:
+        """Open the configured devices (an unset output: the virtual mic, made if missing) and
+        start the loop; the output as resolved and the echo warning (None: no risk). DeviceError
+        for a device that does not exist or a virtual mic that cannot be made."""
         log.warning("%s", self.plan.describe())
+        output = resolve_default_output(self.config)
+        self.config = output.config
         choice = resolve_devices(self.config.audio)
         self.health.watch(configured_devices(self.config.audio))
         with self._lock:
             self.pipeline = self._open_pipeline(choice)
+        return output, echo_warning(self.config.audio, choice.devices, choice.routes)
 
     def close(self) -> None:
         """Stop the loop, letting queued speech finish for up to ``daemon.drain_s``."""
@@ -242,20 +247,16 @@ class Daemon:
         """SIGHUP: re-read the config; apply the text settings, report the rest."""
         service.notify_reloading("reloading the config")
         with self._lock:
-            result = reload_config(self.config_path, self.config, self.controls)
-            self.config = result.config
+            result = reload_config(self.config_path, self._file_config, self.controls)
+            self._file_config = result.config
+            # the devices in use stay until a restart (or SetDevices): never the speakers meanwhile
+            self.config = dataclasses.replace(result.config, audio=self.config.audio)
         for error in result.errors:
             log.error("%s", error)
             self.emit(StageError("config", error))
-        if not result.loaded:
-            service.notify_ready("running (config reload failed)")
-            return
-        if result.needs_restart:
-            changed = "], [".join(result.needs_restart)
-            log.warning("config reloaded; changes to [%s] take effect after a restart", changed)
-        else:
-            log.warning("config reloaded")
-        service.notify_ready("running")
+        if result.loaded:
+            log.warning("%s", result.summary())
+        service.notify_ready("running" if result.loaded else "running (config reload failed)")
 
     def run(self) -> int:
         """Main thread: start everything, then watch until asked to stop."""
@@ -267,14 +268,13 @@ class Daemon:
         server_thread = ControlServerThread(self.server)
         url = server_thread.start()
         try:
-            self.open()
+            output, echo = self.open()
             assert self.pipeline is not None
-            print(
+            line = (
                 f"livevoice: ready; listening on {self.pipeline.front.capture.device_name!r}, "
-                f"speaking into {self.pipeline.output.stream.device_name!r}; control {url}",
-                file=sys.stderr,
-                flush=True,
+                f"speaking {output.speaking(self.pipeline.output.stream.device_name)}; control {url}"
             )
+            print(line + (f"; {echo}" if echo else ""), file=sys.stderr, flush=True)
             service.notify_ready("running")
             self._watch()
         finally:

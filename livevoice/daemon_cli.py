@@ -6,9 +6,12 @@ import argparse
 import signal
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from livevoice.config import Config
+
+if TYPE_CHECKING:
+    from livevoice.voices.library import VoiceLibrary
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -42,16 +45,25 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_daemon(config: Config, *, config_path: Path | None = None, json_events: bool = False) -> int:
-    """Check devices and voices, load the models, run the daemon until SIGTERM/SIGINT (SIGHUP
-    reloads the config); the exit code. LivevoiceError for what the user can fix."""
+    """Check the output, devices and voices, load the models, make the starter voices (an empty
+    library), run the daemon until SIGTERM/SIGINT (SIGHUP reloads the config); the exit code.
+    LivevoiceError for what the user can fix."""
+    from livevoice import service
     from livevoice.audio.choice import resolve_devices
-    from livevoice.controls import LiveControls
+    from livevoice.audio.default_output import resolve_default_output
     from livevoice.daemon import Daemon
     from livevoice.models import load_models
+    from livevoice.voices.library import VoiceLibrary
+    from livevoice.voices.starters import start_with_starters
 
-    resolve_devices(config.audio)  # a wrong device or voice is reported before minutes of model loading
-    LiveControls.from_config(config)
+    # reported before minutes of model loading: a virtual mic that cannot be made, a wrong
+    # device, voice or word list (the daemon makes the virtual mic again when it opens)
+    resolve_devices(resolve_default_output(config).config.audio)
+    library = VoiceLibrary.from_config(config)
+    check_voices(config, library)
     models = load_models(config)
+    with service.extending_start():  # the speaker encoder runs once per starter voice
+        config = start_with_starters(config, library, models.engine)
     daemon = Daemon(config, config_path, models, json_events)
 
     def on_stop(signum: int, frame: FrameType | None) -> None:
@@ -64,3 +76,16 @@ def run_daemon(config: Config, *, config_path: Path | None = None, json_events: 
     signal.signal(signal.SIGINT, on_stop)
     signal.signal(signal.SIGHUP, on_hup)
     return daemon.run()
+
+
+def check_voices(config: Config, library: VoiceLibrary) -> None:
+    """Before the models load: the default voice and the text settings (VoiceError,
+    WordFilterError). A library about to get its starter voices has none to check yet."""
+    from livevoice.controls import LiveControls
+    from livevoice.text.stage import TextSettings
+    from livevoice.voices.starters import starters_will_fill
+
+    if starters_will_fill(library, config.voices.default_voice):
+        TextSettings.load(config.text)
+    else:
+        LiveControls.from_config(config)

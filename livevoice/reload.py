@@ -33,6 +33,12 @@ class Reloaded:
     needs_restart: tuple[str, ...]
     """Sections that changed but take effect only after a restart."""
 
+    def summary(self) -> str:
+        """The line to log after a reload that loaded."""
+        if not self.needs_restart:
+            return "config reloaded"
+        return f"config reloaded; changes to [{'], ['.join(self.needs_restart)}] take effect after a restart"
+
 
 def reload_config(path: Path | None, current: Config, controls: LiveControls) -> Reloaded:
     """Load the config at ``path`` (the default places when None) and apply what can be applied live."""

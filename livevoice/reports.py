@@ -1,4 +1,5 @@
-"""The loop's counters turned into records: buffer overruns and underruns as they happen, levels.
+"""The loop's counters turned into records: buffer overruns and underruns as they happen,
+levels; and final transcripts printed on stdout.
 
 The daemon's main loop polls :meth:`CounterReports.poll` about 20 times a second with the
 pipeline's counters and levels. A watched counter that grew since the last poll gives one
@@ -9,9 +10,10 @@ smaller than the last one seen starts that counter's reporting over.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
-from livevoice.frames import BufferOverrun, BufferUnderrun, LevelMeters
+from livevoice.frames import BufferOverrun, BufferUnderrun, LevelMeters, TranscriptFinal
 
 WATCHED: tuple[tuple[str, str, type[BufferOverrun] | type[BufferUnderrun]], ...] = (
     ("outputUnderruns", "output", BufferUnderrun),
@@ -52,4 +54,13 @@ class CounterReports:
         return records
 
 
-__all__ = ["LEVEL_INTERVAL_S", "WATCHED", "CounterReports"]
+def print_transcript(record: TranscriptFinal, *, json_lines: bool) -> None:
+    """A final transcript on stdout: ``[  12.34] text``, or a JSON line for tools (``run --json``)."""
+    if json_lines:
+        line = {"type": "TranscriptFinal", "utteranceId": record.utterance_id, "text": record.text}
+        print(json.dumps(line), flush=True)
+    else:
+        print(f"[{record.start_s:7.2f}] {record.text}", flush=True)
+
+
+__all__ = ["LEVEL_INTERVAL_S", "WATCHED", "CounterReports", "print_transcript"]

@@ -133,7 +133,8 @@ def recording_streams_of(pid: int) -> list[dict[str, Any]]:
 
 class Recorder:
     """Records a source with parec (float32, 48 kHz, mono, 20 ms latency); ready once the
-    sound server lists its recording stream as running."""
+    sound server lists its recording stream as running. As a context manager, stopped at
+    the end whatever happens."""
 
     def __init__(self, source: str, path: Path) -> None:
         self.path = path
@@ -155,7 +156,20 @@ class Recorder:
             assert self.proc.poll() is None, "parec exited"
             return any(not s.get("corked", True) for s in recording_streams_of(self.proc.pid))
 
-        wait_until(recording, 10, f"recording stream of parec on {source}")
+        try:
+            wait_until(recording, 10, f"recording stream of parec on {source}")
+        except BaseException:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            raise
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stopped, also when a test fails: no parec is left behind."""
+        if self.proc.poll() is None:
+            self.stop()
 
     def audio(self) -> np.ndarray:
         """What was recorded so far."""

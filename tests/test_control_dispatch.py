@@ -12,6 +12,7 @@ import pytest
 from daemon_harness import opened, rig_config, wait_until
 from test_control_support import VALID_DATA, control_only, make_library
 
+from livevoice.audio import virtual_mic as vm
 from livevoice.config import Config, VoicesConfig, load_config
 from livevoice.control.codes import RequestStatus
 from livevoice.control.dispatch import Dispatcher
@@ -55,7 +56,8 @@ def dispatcher(state: LiveState) -> Dispatcher:
 
 @pytest.fixture
 def daemon(audio_rig: Path, tmp_path: Path, tiny_qwen_dir: Path, tiny_models: Models) -> Iterator[Daemon]:
-    """A real daemon, its loop open on the rig's silent default devices, voices of the tiny model's size."""
+    """A real daemon, its loop open on the rig's silent default microphone and (no output set) the
+    virtual mic, voices of the tiny model's size."""
     library = make_library(tmp_path / "voices", dim=64)
     config = load_config(rig_config(tmp_path, tiny_qwen_dir, library.folder))
     with opened(config, tiny_models) as running:
@@ -234,7 +236,12 @@ def test_audio_requests_reach_the_daemons_loop(daemon: Daemon) -> None:
     wait_until(lambda: not ok(dispatcher, "GetStatus")["speaking"], 30, "silence after StopSpeaking")
 
     devices = ok(dispatcher, "ListDevices")
-    assert (devices["inputDevice"], devices["outputDevice"], devices["monitorDevice"]) == ("", "", "")
+    assert (devices["inputDevice"], devices["outputDevice"], devices["monitorDevice"]) == (
+        "",
+        "livevoice_out",  # none set: the virtual mic, made when the loop opened
+        "",
+    )
+    assert daemon.pipeline is not None and daemon.pipeline.output.stream.device_name == "livevoice_out"
     names = [d["name"] for d in devices["devices"]]
     assert "lvtest_mic" in names  # the rig's named ALSA device
     before = daemon.pipeline
@@ -251,6 +258,12 @@ def test_audio_requests_reach_the_daemons_loop(daemon: Daemon) -> None:
         dispatcher, "SetDevices", {"outputDevice": "nope"}, RequestStatus.RESOURCE_NOT_FOUND
     )
     assert ok(dispatcher, "ListDevices")["outputDevice"] == "lvtest_null"  # unchanged
+    # no output asked for: the virtual mic (made again if it is gone), never the default sink
+    vm.remove_virtual_mic()
+    ok(dispatcher, "SetDevices", {"outputDevice": ""})
+    assert vm.virtual_mic_status().complete
+    assert daemon.pipeline is not None and daemon.pipeline.output.stream.device_name == "livevoice_out"
+    assert ok(dispatcher, "ListDevices")["outputDevice"] == "livevoice_out"
     failed(dispatcher, "SetDevices", {}, RequestStatus.MISSING_REQUEST_FIELD)
     failed(dispatcher, "Speak", {"text": " \n\t"}, RequestStatus.REQUEST_FIELD_EMPTY)
     assert ok(dispatcher, "GetStatus")["audioAvailable"] is True

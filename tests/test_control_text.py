@@ -351,6 +351,7 @@ def test_sighup_puts_the_files_text_settings_in_force_or_keeps_them(
     pipeline = _pipeline(controls)
     first = reload_config(path, Config(), controls)
     assert (first.loaded, first.errors, first.needs_restart) == (True, (), ())
+    assert first.summary() == "config reloaded"
     assert first.config.text.filter_action == "drop"
     assert _spoken(pipeline, 1, "Darn it") == [(Say("It"),)]
 
@@ -360,6 +361,7 @@ def test_sighup_puts_the_files_text_settings_in_force_or_keeps_them(
         f"text settings not reloaded: word filter list {word_list}.gone does not exist",
     )
     assert second.needs_restart == ("audio",)
+    assert second.summary() == "config reloaded; changes to [audio] take effect after a restart"
     assert second.config.text == first.config.text  # the settings in force are kept
     assert _spoken(pipeline, 2, "Darn it") == [(Say("It"),)]
 

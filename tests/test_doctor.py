@@ -103,6 +103,11 @@ def test_the_table_and_the_json() -> None:
 
 @pytest.mark.rig
 def test_a_fresh_machine_is_told_what_is_missing_and_how_to_get_it(audio_rig: Path, tmp_path: Path) -> None:
+    """A fresh checkout: no model, no voices, no virtual mic, no secret, no network. The doctor
+    names exactly those, each with the command that gets it, and changes nothing."""
+    import torch
+
+    vm.remove_virtual_mic()  # a new user's sound server has none yet
     env = {
         **os.environ,
         "HF_HOME": str(tmp_path / "hf"),
@@ -140,15 +145,30 @@ def test_a_fresh_machine_is_told_what_is_missing_and_how_to_get_it(audio_rig: Pa
     assert model["fix"] == (
         "livevoice models pull 0.6B (where the hub can be reached), or set [tts] model to a model folder"
     )
-    assert rows["voices"]["status"] == "WARN" and rows["voices"]["fix"] == "livevoice voice starters"
+    library = tmp_path / "data" / "livevoice" / "voices"
+    assert rows["voices"]["detail"] == f"no voices in {library} yet: `livevoice run` makes the starter voices"
+    assert rows["virtual mic"]["detail"].startswith(
+        '"livevoice virtual mic" does not exist yet: `livevoice run`'
+    )
+    assert rows["output"]["detail"].startswith("the virtual mic 'livevoice_out' (output_device is unset)")
     assert rows["secret"]["status"] == "OK" and "made at the first start" in rows["secret"]["detail"]
-    for name in ("config", "python", "packages", "asr", "sound server", "input", "output", "control port"):
-        assert rows[name]["status"] == "OK", rows[name]
+    # exactly what is missing, each with how to get it; everything else is fine
+    missing = {name: (row["status"], row["fix"]) for name, row in rows.items() if row["status"] != "OK"}
+    cuda = missing.pop("cuda", None)
+    assert (cuda is None) == torch.cuda.is_available(), cuda
+    assert missing == {
+        "tts model": ("FAIL", model["fix"]),
+        "voices": ("WARN", "livevoice voice starters"),
+        "virtual mic": ("WARN", "livevoice virtual-mic create"),
+    }
+    fine = {"config", "python", "packages", "asr", "sound server", "input", "output", "echo", "control port"}
+    assert fine <= rows.keys()  # all OK, as they are not in missing
     assert rows["asr"]["detail"].startswith("tiny.en ran a test decode on cpu")
     assert table.returncode == 1
     assert "fix: livevoice models pull 0.6B (where the hub can be reached)" in table.stdout
-    assert not (tmp_path / "data" / "livevoice" / "voices").exists()  # the doctor changes nothing
+    assert not library.exists()  # the doctor changes nothing
     assert not (tmp_path / "config" / "livevoice" / "secret").exists()
+    assert vm.virtual_mic_status().absent
 
 
 @pytest.mark.slow

@@ -11,8 +11,18 @@ import numpy as np
 import pytest
 
 from livevoice.cli import main
+from livevoice.config import Config, config_from_dict
+from livevoice.controls import LiveControls
+from livevoice.daemon_cli import check_voices
 from livevoice.tts.qwen3 import Qwen3TtsEngine, load_qwen3_engine
-from livevoice.voices.embedding import Voice, VoiceMeta, load_voice, save_voice, validate_name
+from livevoice.voices.embedding import (
+    Voice,
+    VoiceError,
+    VoiceMeta,
+    load_voice,
+    save_voice,
+    validate_name,
+)
 from livevoice.voices.library import VoiceLibrary
 from livevoice.voices.refaudio import (
     MAX_REFERENCE_S,
@@ -23,6 +33,7 @@ from livevoice.voices.refaudio import (
 from livevoice.voices.starters import (
     ensure_starter_voices,
     read_clip,
+    start_with_starters,
     starter_clips,
     synthesize_clip,
 )
@@ -142,3 +153,59 @@ def test_voice_starters_keeps_your_voice_of_the_same_name_unless_forced(
     assert code == 0 and f"saved voice {first!r} (64 values)" in out
     replaced = load_voice(folder / f"{first}.safetensors")
     assert replaced.meta.source.startswith("starter:") and replaced.dim == 64
+
+
+# -- what the daemon does with them at start (livevoice run: tests/test_first_run.py) -----------
+
+
+def config_for(library: Path, default_voice: str = "") -> Config:
+    return config_from_dict({"voices": {"library": str(library), "default_voice": default_voice}})
+
+
+@pytest.mark.slow
+def test_a_daemon_starts_with_the_first_starter_unless_a_voice_is_chosen(
+    engine: Qwen3TtsEngine, tmp_path: Path
+) -> None:
+    first, second, *_ = [c.name for c in starter_clips()]
+    for chosen, expected in (("", first), (second, second)):
+        config = config_for(tmp_path / f"voices-{chosen or 'unset'}", chosen)
+        library = VoiceLibrary.from_config(config)
+        check_voices(config, library)  # before the model loads: the starter voice will be there
+        started = start_with_starters(config, library, engine)
+        assert library.names() == sorted(c.name for c in starter_clips())
+        controls = LiveControls.from_config(started, model_dim=engine.embedding_dim)
+        assert controls.voice_name == expected
+        assert sorted(library.names())[0] != first  # the first by name would have been another
+
+
+def test_an_unknown_voice_is_reported_before_the_model_loads(tmp_path: Path) -> None:
+    config = config_for(tmp_path / "voices", "nobody")
+    with pytest.raises(VoiceError, match="nobody"):
+        check_voices(config, VoiceLibrary.from_config(config))
+
+
+def test_a_library_that_cannot_be_read_is_reported_before_the_model_loads(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    config = config_for(tmp_path / "file" / "voices")
+    with pytest.raises(VoiceError, match=r"cannot read the voice library .*: Not a directory"):
+        check_voices(config, VoiceLibrary.from_config(config))
+
+
+@pytest.mark.slow
+def test_a_library_that_cannot_be_written_starts_without_voices(
+    engine: Qwen3TtsEngine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # readable (it does not exist: empty), but no folder can be made there, even by root
+    config = config_for(Path("/proc/livevoice-no-such-entry/voices"))
+    library = VoiceLibrary.from_config(config)
+    check_voices(config, library)
+    assert start_with_starters(config, library, engine) is config
+    assert library.names() == []
+    [record] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert record.getMessage().startswith("the starter voices could not be made: cannot write ")
+    assert "\n" not in record.getMessage()
+
+    mine = VoiceLibrary(tmp_path / "mine")
+    mine.add(Voice(np.ones(64, np.float32), VoiceMeta(name="mine")))
+    config = config_for(mine.folder)
+    assert start_with_starters(config, mine, engine) is config and mine.names() == ["mine"]

@@ -70,6 +70,10 @@ class DefaultOutput:
     pactl_commands: list[list[str]] = field(default_factory=list)
     """The ``pactl`` commands that made or repaired the pair ([] = it was ready)."""
 
+    def speaking(self, device_name: str) -> str:
+        """Where the ready line says the daemon speaks, the output being ``device_name``."""
+        return self.ready_note() or f"into {device_name!r}"
+
     def ready_note(self) -> str:
         """What the ready line says about the output ("" when it is a configured device)."""
         if self.virtual_mic is None:

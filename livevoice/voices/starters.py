@@ -6,8 +6,9 @@ The package ships a few short clips of synthesized speech (``starter_clips/``, l
 by running it through the *loaded* model's own speaker encoder, so the voices always
 have that model's embedding size.
 
-- :func:`ensure_starter_voices`: what the daemon calls after loading the model; does
-  nothing unless the library is empty.
+- :func:`start_with_starters` (with :func:`ensure_starter_voices`): what the daemon calls
+  after loading the model; does nothing unless the library is empty, and then starts
+  with the first starter voice.
 - :func:`make_starter_voices`: ``livevoice voice starters [--force]``; never replaces a
   voice of the same name unless forced.
 
@@ -32,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from livevoice.config import Config, replace
 from livevoice.errors import LivevoiceError
 from livevoice.voices.embedding import Voice, VoiceError, VoiceMeta, now_iso, write_atomic
 from livevoice.voices.library import VoiceLibrary
@@ -177,6 +179,27 @@ def ensure_starter_voices(library: VoiceLibrary, engine: EmbeddingExtractor) -> 
     return made
 
 
+def starters_will_fill(library: VoiceLibrary, default_voice: str) -> bool:
+    """Whether a daemon starting now gives ``library`` its starter voices, ``default_voice``
+    among them: then the voice choice can only be checked once the model is loaded."""
+    return not library.names() and default_voice in {"", *(clip.name for clip in starter_clips())}
+
+
+def start_with_starters(config: Config, library: VoiceLibrary, engine: EmbeddingExtractor) -> Config:
+    """After the model loaded: the starter voices for an empty ``library``, and the config to
+    start with. Unless ``[voices] default_voice`` chooses one, that is the first starter
+    voice (the library's first by name would be another). A library that cannot be written
+    is one logged line: the daemon starts without voices."""
+    try:
+        made = ensure_starter_voices(library, engine)
+    except LivevoiceError as err:
+        log.error("the starter voices could not be made: %s; add a voice with `livevoice voice add`", err)
+        return config
+    if made and not config.voices.default_voice:
+        return replace(config, "voices", default_voice=made[0])
+    return config
+
+
 # -- making the clips ------------------------------------------------------------
 
 
@@ -245,7 +268,9 @@ __all__ = [
     "make_starter_voices",
     "parse_manifest",
     "read_clip",
+    "start_with_starters",
     "starter_clips",
     "starter_voice",
+    "starters_will_fill",
     "synthesize_clip",
 ]
