@@ -143,6 +143,8 @@ class Pipeline:
     def stop(self, *, drain_s: float = 0.0) -> None:
         """Stop listening, let queued speech finish for up to ``drain_s``, close the devices."""
         self.front.stop()
+        for phrase in self.text.abandon(time.monotonic_ns()):  # no more words: a streamed
+            self._say(phrase)  # phrase is closed, so what it was given can be spoken to its end
         self.tts.stop(drain_s=drain_s)
         if drain_s:
             deadline = time.monotonic() + drain_s
