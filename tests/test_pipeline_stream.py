@@ -14,7 +14,7 @@ from livevoice.config import Config, TextConfig
 from livevoice.controls import LiveControls
 from livevoice.frames import LoopRecord, StageError, TranscriptFinal, WordsCommitted
 from livevoice.pipeline import Pipeline
-from livevoice.text import Say, words_from_text
+from livevoice.text import Say, TextPhrase, words_from_text
 from livevoice.tts.phrase_feed import PhraseFeed, Run
 
 
@@ -73,3 +73,15 @@ def test_stopping_closes_the_phrase_being_streamed(pipeline: Pipeline) -> None:
     (feed,) = queued(pipeline)
     pipeline.stop()
     assert feed.closed and not pipeline.text.phrase_open
+
+
+def test_typed_text_waits_behind_a_streamed_phrase_and_a_new_one_never_leaves_it_waiting(
+    pipeline: Pipeline,
+) -> None:
+    pipeline._on_transcript(WordsCommitted(5, words_from_text("one two three"), 10))
+    uid = pipeline.speak("Typed words.")  # queued behind it; the streamed phrase stays open
+    first, typed = queued(pipeline)
+    assert not first.closed and typed.utterance_id == uid and typed.closed
+    # a streamed phrase the text stage left open (it never does) is closed by the next one
+    pipeline.tts.submit(TextPhrase.build(6, 0, (Say("four five six"),), False, 11, (), more=True))
+    assert first.closed and not queued(pipeline)[-1].closed

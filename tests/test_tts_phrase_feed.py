@@ -107,3 +107,14 @@ def test_a_piece_of_another_phrase_or_out_of_order_is_not_taken() -> None:
     assert not feed.add(piece((Say("x"),), 2, more=True))  # piece 1 is missing
     assert feed.add(piece((Say("d"),), 1, more=True))
     assert feed.next_run() == Run(Say("a b c d"), more=True)
+
+
+def test_closing_a_phrase_left_open_lets_what_it_has_be_spoken() -> None:
+    feed = PhraseFeed(piece((Say("left open"),), 0, more=True))
+    assert feed.next_run() == Run(Say("left open"), more=True)
+    text = sink()
+    text.append("left open")
+    feed.attach(text)
+    feed.close()
+    assert text.final and feed.closed and feed.next_run() is None
+    assert not feed.add(piece((Say("late"),), 1, more=False))

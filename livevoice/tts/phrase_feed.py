@@ -110,6 +110,18 @@ class PhraseFeed:
             self._cond.notify_all()
             return True
 
+    def close(self) -> None:
+        """No more pieces will come (their phrase was left open by mistake): what it has is
+        spoken to its end."""
+        with self._cond:
+            if self._closed or self._cancelled:
+                return
+            self._closed = True
+            sink, self._sink = self._sink, None
+            if sink is not None:
+                sink.close()
+            self._cond.notify_all()
+
     def cancel(self) -> None:
         """Stop: the worker gets no more runs, later pieces are ignored (an attached stream is
         the worker's to cancel)."""

@@ -149,6 +149,8 @@ class TtsWorker:
             return feed.add(phrase)
         feed = PhraseFeed(phrase)
         if phrase.more:
+            if self._open is not None:  # never left open by the text stage; never wait on it
+                self._open.close()
             self._open = feed
         try:
             self._queue.put_nowait(feed)
