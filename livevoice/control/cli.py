@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from livevoice.config import Config
 from livevoice.control.codes import EventSubscription
 from livevoice.control.events import EVENTS, subscription_for
 from livevoice.control.requests import REQUESTS, find_request_type
@@ -44,6 +45,18 @@ def add_daemon_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="file holding the daemon's secret (default: control.secret_file, else the config folder)",
     )
+
+
+def daemon_address(args: argparse.Namespace, config: Config) -> tuple[str, int, Path]:
+    """(host, port, secret file) of the daemon a command talks to: the options of
+    :func:`add_daemon_options`, else the ``[control]`` settings."""
+    from livevoice.control import auth
+
+    host = args.host if args.host is not None else config.control.host
+    port = args.port if args.port is not None else config.control.port
+    if not 1 <= port <= 65535:
+        raise CommandLineError(f"port {port} is not a port the daemon can listen on (1-65535); give --port")
+    return host, port, args.secret_file or auth.secret_path(config)
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -119,11 +132,8 @@ def run_ctl(args: argparse.Namespace) -> int:
     from livevoice.control.server import ws_url
 
     config = config_from_args(args)
-    host = args.host if args.host is not None else config.control.host
-    port = args.port if args.port is not None else config.control.port
-    if not 1 <= port <= 65535:
-        raise CommandLineError(f"port {port} is not a port the daemon can listen on (1-65535); give --port")
-    secret = auth.read_secret(args.secret_file or auth.secret_path(config))
+    host, port, secret_file = daemon_address(args, config)
+    secret = auth.read_secret(secret_file)
     url = ws_url(host, port)
     if args.request.casefold() == WATCH:
         if args.data is not None:

@@ -25,7 +25,7 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
-from livevoice.control.cli import add_daemon_options
+from livevoice.control.cli import add_daemon_options, daemon_address
 from livevoice.errors import LivevoiceError
 
 FORWARD_PAGE = "panel.html"
@@ -97,11 +97,7 @@ def run_panel(args: argparse.Namespace) -> int:
     from livevoice.control import auth
 
     config = config_from_args(args)
-    host = args.host if args.host is not None else config.control.host
-    port = args.port if args.port is not None else config.control.port
-    if not 1 <= port <= 65535:
-        raise PanelError(f"port {port} is not a port the daemon can listen on (1-65535); give --port")
-    secret_file = args.secret_file or auth.secret_path(config)
+    host, port, secret_file = daemon_address(args, config)
     url = panel_url(host, port, auth.read_secret(secret_file))
     if not daemon_answers(host, port):
         print(
