@@ -38,7 +38,7 @@ import numpy as np
 from livevoice.asr.incremental import IncrementalTranscriber, max_new_tokens_for
 from livevoice.asr.vad import SAMPLE_RATE, SileroVad, SpeechDetector
 from livevoice.asr.whisper import WhisperRecognizer
-from livevoice.config import AsrConfig, Config
+from livevoice.config import AsrConfig, Config, VadConfig
 from livevoice.frames import SpeechEnded, TranscriptFinal, WordsCommitted
 from livevoice.testing.speech import silence, speech
 
@@ -266,12 +266,18 @@ def main() -> int:
     for field in dataclasses.fields(AsrConfig):
         if field.type in ("int", int) and field.name != "cpu_threads":
             parser.add_argument("--" + field.name.replace("_", "-"), type=int)
+        elif field.type in ("float", float):
+            parser.add_argument("--" + field.name.replace("_", "-"), type=float)
     parser.add_argument("--cpu-threads", type=int)
+    parser.add_argument("--vad-min-silence-ms", type=int, help="[vad] min_silence_ms")
     parser.add_argument("--device")
     parser.add_argument("--no-cost-table", action="store_true")
     args = parser.parse_args()
 
-    config = Config(asr=asr_config(args))
+    vad = VadConfig()
+    if args.vad_min_silence_ms is not None:
+        vad = dataclasses.replace(vad, min_silence_ms=args.vad_min_silence_ms)
+    config = Config(asr=asr_config(args), vad=vad)
     recognizer = WhisperRecognizer(config.asr)
     sentences = DEV if args.set == "dev" else HOLDOUT
     voices = args.voices.split(",")
@@ -280,6 +286,7 @@ def main() -> int:
     device = getattr(recognizer, "device_in_use", config.asr.device)
     print(f"recogniser: {config.asr.model} on {device} ({getattr(recognizer, 'compute_type_in_use', '')})")
     print(f"[asr] {dataclasses.asdict(config.asr)}")
+    print(f"[vad] {dataclasses.asdict(config.vad)}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     per_voice = len(sentences) // len(VOICES)
     with tempfile.TemporaryDirectory() as tmp:

@@ -94,6 +94,13 @@ class AsrConfig:
     commit_margin_ms: int = field(default=500, metadata=_range(0, 2000))
     """A word is committed during speech only once a decode heard this much audio after it (ms):
     more is steadier (tiny.en guesses at a half-heard last word), less is sooner."""
+    commit_min_probability: float = field(default=0.8, metadata=_range(0.0, 1.0))
+    """A word Whisper gave less than this probability in one of the two agreeing passes is
+    *unsure*: during speech it (and the words after it) is committed only once a pass heard
+    ``commit_unsure_margin_ms`` after it; 0 = every word is sure."""
+    commit_unsure_margin_ms: int = field(default=900, metadata=_range(0, 30000))
+    """The commit margin of an unsure word (ms): tiny.en's unsure first words are often wrong
+    and right a few passes later (bench/RESULTS.md)."""
     context_chars: int = field(default=0, metadata=_range(0, 400))
     """The end of the previous utterances' text (up to this many characters) is the prompt of
     the next one; 0 = each utterance decoded alone (best for tiny.en, see bench/RESULTS.md)."""

@@ -69,3 +69,20 @@ def test_words_too_close_to_the_end_of_what_was_heard_wait() -> None:
     assert texts(la.update(words("a b c d"), heard_until_s=1.25)) == ["a", "b"]  # c: 0.35 s before
     assert texts(la.update(words("a b c d e"), heard_until_s=1.7)) == ["c", "d"]
     assert texts(la.finish(words("a b c d e"))) == ["e"]  # the end of speech commits the rest
+
+
+def test_unsure_words_wait_for_a_longer_margin() -> None:
+    """A word Whisper was unsure of in either pass needs more audio after it; the words after it wait too."""
+    la = LocalAgreement(stable_margin_s=0.2, min_probability=0.6, unsure_margin_s=1.0)
+    sure = words("a b c d e")  # end at 0.3, 0.6, 0.9, 1.2, 1.5
+    unsure_b = [w if w.text != "b" else Word("b", w.start_s, w.end_s, 0.5) for w in sure]
+    la.update(sure, heard_until_s=1.3)
+    assert texts(la.update(unsure_b, heard_until_s=1.3)) == ["a"]  # b: unsure in the new pass
+    assert texts(la.update(sure, heard_until_s=1.5)) == []  # unsure in the previous one: 0.9 s < 1.0 s
+    assert texts(la.update(sure, heard_until_s=1.6)) == ["b", "c", "d"]  # sure twice: the short margin
+    assert texts(la.update(unsure_b, heard_until_s=1.8)) == ["e"]
+    la = LocalAgreement(stable_margin_s=0.2, min_probability=0.6, unsure_margin_s=1.0)
+    la.update(unsure_b, heard_until_s=1.3)
+    assert texts(la.update(unsure_b, heard_until_s=1.55)) == ["a"]  # b heard 0.95 s past
+    assert texts(la.update(unsure_b, heard_until_s=1.65)) == ["b", "c", "d"]  # 1.05 s past
+    assert texts(la.finish(unsure_b)) == ["e"]  # the end of speech commits whatever is left

@@ -10,7 +10,7 @@ import numpy as np
 from livevoice.asr.incremental import IncrementalTranscriber
 from livevoice.asr.vad import SAMPLE_RATE, SpeechAudio, SpeechBegins, SpeechEnds
 from livevoice.config import AsrConfig
-from livevoice.frames import FloatArray, TranscriptFinal, Word
+from livevoice.frames import FloatArray, TranscriptFinal, Word, WordsCommitted
 
 
 @dataclass
@@ -129,3 +129,26 @@ def test_no_audio_context_after_a_long_pause() -> None:
     utterance(inc, 1, 0, 1.5, speech_s=1.5)
     utterance(inc, 2, 10 * SAMPLE_RATE, 1.0, speech_s=1.0)  # 8.5 s later
     assert len(script.buffers[-1]) == SAMPLE_RATE
+
+
+def test_an_unsure_word_waits_for_the_longer_margin_and_the_final_pass_commits_it() -> None:
+    """``commit_min_probability``: a word Whisper was unsure of stops the commits at it during
+    speech until a pass heard ``commit_unsure_margin_ms`` after it; the end of speech commits it."""
+    words = timed("we need more players")  # end at 0.5, 0.8, 1.1, 1.4
+    words[1] = Word("need", words[1].start_s, words[1].end_s, 0.4)
+    config = AsrConfig(
+        context_audio_ms=0, commit_margin_ms=500, commit_min_probability=0.6, commit_unsure_margin_ms=1000
+    )
+    inc = IncrementalTranscriber(ScriptedRecognizer(words), config)
+    inc.handle(SpeechBegins(1, 0, 0))
+
+    def committed_after(seconds: float) -> list[str]:
+        inc.handle(SpeechAudio(1, np.zeros(int(seconds * SAMPLE_RATE) - inc._buffer_len, np.float32), 0))
+        return [w.text for e in inc.decode() if isinstance(e, WordsCommitted) for w in e.words]
+
+    assert committed_after(1.6) == []  # the first pass: nothing to agree with
+    assert committed_after(1.7) == ["we"]  # "need" was heard 0.9 s past: unsure, it waits
+    assert committed_after(1.85) == ["need", "more"]  # 1.05 s past; "players" is within 0.5 s
+    events = inc.handle(SpeechEnds(1, int(1.5 * SAMPLE_RATE), int(1.85 * SAMPLE_RATE)))
+    finals = [e for e in events if isinstance(e, TranscriptFinal)]
+    assert finals[0].text == "we need more players"

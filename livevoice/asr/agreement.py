@@ -23,7 +23,13 @@ class LocalAgreement:
     """The LocalAgreement-2 policy over timed word hypotheses (times absolute, seconds)."""
 
     def __init__(
-        self, *, overlap_tolerance_s: float = 0.1, max_ngram: int = 5, stable_margin_s: float = 0.0
+        self,
+        *,
+        overlap_tolerance_s: float = 0.1,
+        max_ngram: int = 5,
+        stable_margin_s: float = 0.0,
+        min_probability: float = 0.0,
+        unsure_margin_s: float = float("inf"),
     ) -> None:
         self.committed: list[Word] = []
         self._previous: list[Word] = []
@@ -32,6 +38,11 @@ class LocalAgreement:
         self.stable_margin_s = stable_margin_s
         """A word is only committed once the pass heard this much audio after its end (s):
         passes a few hundred ms apart agree on a guess at the last, half-heard word."""
+        self.min_probability = min_probability
+        """A word Whisper gave a lower probability in either pass is *unsure*: it is only
+        committed during speech once a pass heard ``unsure_margin_s`` after it (it and the
+        words after it wait for more audio, or for the final pass)."""
+        self.unsure_margin_s = unsure_margin_s
 
     @property
     def committed_end_s(self) -> float:
@@ -61,6 +72,9 @@ class LocalAgreement:
         agreed: list[Word] = []
         for new, old in zip(current, previous, strict=False):
             if normalize(new.text) != normalize(old.text) or new.end_s > heard_until_s - self.stable_margin_s:
+                break
+            unsure = min(new.probability, old.probability) < self.min_probability
+            if unsure and new.end_s > heard_until_s - self.unsure_margin_s:
                 break
             agreed.append(new)
         self.committed.extend(agreed)
