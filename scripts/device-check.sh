@@ -6,13 +6,21 @@
 #   scripts/device-check.sh tts [SIZES] on the device: the CUDA tests, then bench/tts.py on
 #                                       random-weight models of the released sizes
 #                                       (default "0.6B 1.7B"); figures into $OUT (or ./device-out)
+#   scripts/device-check.sh asr         on the device: the recogniser's CUDA self-check and decode
+#                                       timings (bench/asr_gpu_check.py); needs the .gpu/ folder
+#                                       made here by scripts/asr-gpu-carry.sh (carry .gpu, ~45 MB:
+#                                       with .whl it is over the 64 MiB carry, so a second call)
 #
 # The device machine brings its own torch/torchaudio (CUDA), numpy, safetensors, onnxruntime and
 # einops; the rest travels as wheels: carry .whl with the device call, e.g.
 #   run(command="scripts/device-check.sh tts 0.6B", carry=[".whl"], timeout_s=560)
+#   run(command="scripts/device-check.sh asr", carry=[".gpu"], timeout_s=240)
+# Checked on CPU against a Python environment holding only the device's own packages (torch,
+# torchaudio, numpy, safetensors, onnxruntime, einops and what librosa/transformers pull in):
+# pytest 9 needs pygments and librosa needs lazy_loader, so both travel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmd=${1:?usage: device-check.sh prepare|tts [SIZES]}
+cmd=${1:?usage: device-check.sh prepare|tts [SIZES]|asr}
 shift || true
 
 if [ "$cmd" = prepare ]; then
@@ -21,14 +29,23 @@ if [ "$cmd" = prepare ]; then
     --platform manylinux2014_x86_64 --platform manylinux1_x86_64 --platform any -d .whl \
     qwen-tts==0.1.1 transformers==4.57.3 accelerate==1.12.0 huggingface_hub==0.36.0 tokenizers==0.22.1 \
     librosa==0.11.0 audioread decorator pooch platformdirs soxr soundfile cffi pycparser sox \
-    pytest pluggy iniconfig packaging
+    pytest pluggy iniconfig packaging pygments lazy_loader
   du -sh .whl
   exit 0
 fi
-[ "$cmd" = tts ] || { echo "usage: device-check.sh prepare|tts [SIZES]" >&2; exit 2; }
-sizes=${*:-0.6B 1.7B}
 out=${OUT:-device-out}
 mkdir -p "$out"
+if [ "$cmd" = asr ]; then
+  [ -d .gpu/whl ] || { echo "no .gpu/: run scripts/asr-gpu-carry.sh first and carry .gpu" >&2; exit 2; }
+  python3 -m pip install -q --no-index --no-deps --no-compile --target .site-asr .gpu/whl/*.whl
+  export PYTHONPATH="$PWD/.site-asr:$PWD" PYTHONUNBUFFERED=1
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt" || true
+  timeout 200 python3 bench/asr_gpu_check.py --random-tiny .gpu/tok --audio .gpu/speech5s.npy \
+    --max-new-tokens 24 --alias-cublas13 2>&1 | tee "$out/asr-gpu.txt" || true
+  exit 0
+fi
+[ "$cmd" = tts ] || { echo "usage: device-check.sh prepare|tts [SIZES]|asr" >&2; exit 2; }
+sizes=${*:-0.6B 1.7B}
 python3 -m pip install -q --no-index --no-deps --no-compile --target .site .whl/*.whl
 export PYTHONPATH="$PWD/.site:$PWD" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_VERBOSITY=error
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt" || true
