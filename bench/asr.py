@@ -269,6 +269,7 @@ def main() -> int:
         elif field.type in ("float", float):
             parser.add_argument("--" + field.name.replace("_", "-"), type=float)
     parser.add_argument("--cpu-threads", type=int)
+    parser.add_argument("--model", help="[asr] model: a faster-whisper model name or folder")
     parser.add_argument("--vad-min-silence-ms", type=int, help="[vad] min_silence_ms")
     parser.add_argument("--device")
     parser.add_argument("--no-cost-table", action="store_true")
