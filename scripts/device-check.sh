@@ -33,22 +33,21 @@ if [ "$cmd" = prepare ]; then
   du -sh .whl
   exit 0
 fi
+case "$cmd" in tts | asr) ;; *) echo "usage: device-check.sh prepare|tts [SIZES]|asr" >&2; exit 2 ;; esac
 out=${OUT:-device-out}
 mkdir -p "$out"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt" || true
 if [ "$cmd" = asr ]; then
   [ -d .gpu/whl ] || { echo "no .gpu/: run scripts/asr-gpu-carry.sh first and carry .gpu" >&2; exit 2; }
   python3 -m pip install -q --no-index --no-deps --no-compile --target .site-asr .gpu/whl/*.whl
   export PYTHONPATH="$PWD/.site-asr:$PWD" PYTHONUNBUFFERED=1
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt" || true
   timeout 200 python3 bench/asr_gpu_check.py --random-tiny .gpu/tok --audio .gpu/speech5s.npy \
     --max-new-tokens 24 --alias-cublas13 2>&1 | tee "$out/asr-gpu.txt" || true
   exit 0
 fi
-[ "$cmd" = tts ] || { echo "usage: device-check.sh prepare|tts [SIZES]|asr" >&2; exit 2; }
 sizes=${*:-0.6B 1.7B}
 python3 -m pip install -q --no-index --no-deps --no-compile --target .site .whl/*.whl
 export PYTHONPATH="$PWD/.site:$PWD" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_VERBOSITY=error
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt" || true
 echo "== CUDA tests"
 timeout 240 python3 -m pytest -q -p no:cacheprovider tests/test_tts_cuda.py 2>&1 | tee "$out/cuda-tests.txt" || true
 for size in $sizes; do

@@ -141,9 +141,12 @@ def test_an_unsure_word_waits_for_the_longer_margin_and_the_final_pass_commits_i
     )
     inc = IncrementalTranscriber(ScriptedRecognizer(words), config)
     inc.handle(SpeechBegins(1, 0, 0))
+    fed = [0]
 
     def committed_after(seconds: float) -> list[str]:
-        inc.handle(SpeechAudio(1, np.zeros(int(seconds * SAMPLE_RATE) - inc._buffer_len, np.float32), 0))
+        samples = int(seconds * SAMPLE_RATE) - fed[0]
+        inc.handle(SpeechAudio(1, np.zeros(samples, np.float32), fed[0]))
+        fed[0] += samples
         return [w.text for e in inc.decode() if isinstance(e, WordsCommitted) for w in e.words]
 
     assert committed_after(1.6) == []  # the first pass: nothing to agree with

@@ -71,10 +71,10 @@ class LocalAgreement:
         previous = self._new_part(self._previous)
         agreed: list[Word] = []
         for new, old in zip(current, previous, strict=False):
-            if normalize(new.text) != normalize(old.text) or new.end_s > heard_until_s - self.stable_margin_s:
-                break
-            unsure = min(new.probability, old.probability) < self.min_probability
-            if unsure and new.end_s > heard_until_s - self.unsure_margin_s:
+            margin = self.stable_margin_s
+            if min(new.probability, old.probability) < self.min_probability:
+                margin = max(margin, self.unsure_margin_s)
+            if normalize(new.text) != normalize(old.text) or new.end_s > heard_until_s - margin:
                 break
             agreed.append(new)
         self.committed.extend(agreed)
