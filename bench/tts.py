@@ -166,10 +166,10 @@ def measure(
     return rows, long_runs
 
 
-def print_decode(long_runs: list[dict[str, Any]]) -> None:
+def print_decode(long_runs: list[dict[str, Any]], label: str = "codec decoding") -> None:
     first = statistics.median(run["decode_ms"][0] for run in long_runs)
     later = statistics.median(ms for run in long_runs for ms in run["decode_ms"][1:-1])
-    print(f"codec decoding (long phrase): first chunk {first:.1f} ms, later chunks {later:.1f} ms each")
+    print(f"{label} (long phrase): first chunk {first:.1f} ms, later chunks {later:.1f} ms each")
 
 
 def print_profile(long_runs: list[dict[str, Any]]) -> None:
@@ -233,7 +233,8 @@ def main() -> int:
             f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
             f"torch {torch.__version__}; load + warm-up {load_s:.1f} s; "
             f"first chunk {args.first_chunk_frames} frames, then {args.chunk_frames}; "
-            f"CUDA graphs: {'yes' if engine.graphs_captured else 'no'}"
+            f"CUDA graphs: frames {'yes' if engine.graphs_captured else 'no'}, "
+            f"codec chunks of {list(engine.steppers.codec_captured) or 'no'} frames"
         )
         print()
         header = (
@@ -274,6 +275,8 @@ def main() -> int:
             print("|---|---|---|---|---|---|---|")
             for row in eager_rows:
                 print(row)
+            print()
+            print_decode(eager_runs, "codec decoding without graphs")
             graph_rtf = median(long_runs, "total_s") / max(median(long_runs, "audio_s"), 1e-9)
             eager_rtf = median(eager_runs, "total_s") / max(median(eager_runs, "audio_s"), 1e-9)
             print()

@@ -140,7 +140,7 @@ class TtsConfig:
     real_time_warning: float = field(default=0.9, metadata=_range(0.0, 100.0))
     """Warn once when recent phrases take more than this many seconds per second of speech (0 = never)."""
     cuda_graphs: bool = True
-    """On a GPU, replay each codec frame as a captured CUDA graph (False: the same steps eagerly, slower)."""
+    """On a GPU, replay each codec frame and each chunk's decoding as CUDA graphs (False: eagerly, slower)."""
 
 
 @dataclass(frozen=True)

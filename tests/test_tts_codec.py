@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import torch
 
-from livevoice.tts.codec import StreamingCodecDecoder, full_decode
+from livevoice.tts.codec import SHORT_CHUNK_GRAPHS, StreamingCodecDecoder, codec_graph_sizes, full_decode
 
 pytestmark = pytest.mark.slow
 
@@ -47,20 +47,41 @@ def test_chunks_joined_equal_the_full_decode(decoder: Any, codes: torch.Tensor, 
     assert stream.frames_decoded == FRAMES
 
 
-def test_carried_state_is_bounded(decoder: Any, codes: torch.Tensor) -> None:
+def test_carried_state_is_made_once_and_bounded(decoder: Any, codes: torch.Tensor) -> None:
     stream = StreamingCodecDecoder(decoder)
-    window = decoder.config.sliding_window
-    sizes = []
+    before = [(t.data_ptr(), tuple(t.shape)) for t in stream.carried_state]
     for start in range(0, FRAMES, 3):
         stream.decode(codes[start : start + 3])
-        sizes.append(
-            (
-                [layer.keys.shape[-2] for layer in stream._cache.layers],
-                sorted(tail.shape[-1] for tail in stream._tails.values()),
-            )
-        )
-    assert all(length <= window for length in sizes[-1][0])
-    assert sizes[-1] == sizes[len(sizes) // 2]  # nothing grows with the utterance
+    after = [(t.data_ptr(), tuple(t.shape)) for t in stream.carried_state]
+    assert after == before  # the same tensors, nothing grew with the utterance
+    assert any(float(t.abs().max()) > 0 for t in stream.carried_state[:-1])  # and they were written
+    assert max(shape[-2] for _, shape in after if len(shape) == 6) == decoder.config.sliding_window - 1
+
+
+def test_reset_starts_the_next_utterance(decoder: Any, codes: torch.Tensor) -> None:
+    stream = StreamingCodecDecoder(decoder)
+    stream.decode(codes[:9].flip(0))  # another utterance first
+    stream.reset()
+    assert stream.frames_decoded == 0
+    joined = torch.cat([stream.decode(codes[start : start + 4]) for start in range(0, FRAMES, 4)])
+    assert float((joined - full_decode(decoder, codes)).abs().max()) < TOLERANCE
+
+
+def test_graph_sizes_are_ignored_off_cuda(decoder: Any, codes: torch.Tensor) -> None:
+    stream = StreamingCodecDecoder(decoder, graph_sizes=(1, 2, 4))
+    assert stream.captured_sizes == ()
+    assert stream.decode(codes[:2]).shape == (2 * stream.samples_per_frame,)
+
+
+SHORT = tuple(range(1, SHORT_CHUNK_GRAPHS + 1))
+
+
+@pytest.mark.parametrize(
+    ("first", "chunk", "sizes"),
+    [(2, 4, (1, 2, 3, 4)), (1, 1, (1,)), (1, 20, (*SHORT, 20)), (12, 3, (*SHORT, 12))],
+)
+def test_codec_graph_sizes_cover_short_last_chunks(first: int, chunk: int, sizes: tuple[int, ...]) -> None:
+    assert codec_graph_sizes(first, chunk) == sizes
 
 
 def test_wrong_code_shape_is_refused(decoder: Any) -> None:

@@ -15,6 +15,7 @@ import pytest
 import torch
 from tts_reference import generate_codes
 
+from livevoice.tts.codec import codec_graph_sizes
 from livevoice.tts.loading import load_qwen3_engine
 from livevoice.tts.qwen3 import Qwen3TtsEngine
 
@@ -109,3 +110,20 @@ def test_seeded_sampling_on_graphs_is_reproducible_and_two_threads_do_not_interf
         thread.join(60)
     for stream, expected in zip(streams, alone, strict=True):
         np.testing.assert_array_equal(stream.codes, expected)
+
+
+@pytest.mark.slow
+def test_codec_chunks_replay_graphs_and_give_the_eager_decoders_audio(
+    graphs: Qwen3TtsEngine, eager: Qwen3TtsEngine
+) -> None:
+    with graphs.steppers.stepper(graphs.sampling) as stepper:
+        captured = stepper.codec.captured_sizes
+    assert captured == codec_graph_sizes(graphs.first_chunk_frames, graphs.chunk_frames)
+    embedding = voice(3)
+    with_graphs = list(graphs.open(embedding, TEXT))
+    without = list(eager.open(embedding, TEXT))
+    assert [c.frames for c in with_graphs] == [c.frames for c in without]
+    audio = np.concatenate([c.samples for c in with_graphs])
+    reference = np.concatenate([c.samples for c in without])
+    assert float(np.abs(reference).mean()) > 1e-3  # real signal, not silence
+    np.testing.assert_allclose(audio, reference, atol=2e-2)

@@ -21,41 +21,50 @@ waiting) into pinned host memory and an event is recorded; the stream waits on t
 of the previous frame while the device already computes the next one, so the
 end-of-speech token is read one frame late and the device never idles for it.
 
-One stepper serves one stream at a time (its buffers are that stream's state);
+A stepper also holds the stream's incremental codec decoder
+(:class:`~livevoice.tts.codec.StreamingCodecDecoder`, its chunk lengths captured the same
+way). One stepper serves one stream at a time (its buffers are that stream's state);
 :class:`StepperPool` gives each concurrent stream its own.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from livevoice.tts.codec import StreamingCodecDecoder
+from livevoice.tts.cuda_graphs import capture_graphs
 from livevoice.tts.model_steps import PREFIX_MAX_POSITIONS, Qwen3Steps, VoicePrefix
 from livevoice.tts.sampling import SamplingOptions, TokenPicker
 
 if TYPE_CHECKING:
     import torch
 
-log = logging.getLogger(__name__)
-
 MIN_NEW_FRAMES = 2
 """The end token is held back for the first frames of a phrase (as in qwen-tts)."""
 MAX_STEPPERS = 4
 """Most streams that generate at the same time; a further stream waits for one to finish."""
-_CAPTURE_LOCK = threading.Lock()
 
 
 class FrameStepper:
     """Static buffers (and, on CUDA, graphs) for generating one stream's frames.
 
     ``frames``: the most frames a phrase may have (the sampling option
-    ``max_new_tokens``). ``graphs``: capture CUDA graphs (CUDA only).
+    ``max_new_tokens``). ``graphs``: capture CUDA graphs (CUDA only): the frame parts, and
+    the codec decoder for chunks of ``codec_sizes`` frames.
     """
 
-    def __init__(self, steps: Qwen3Steps, options: SamplingOptions, frames: int, *, graphs: bool) -> None:
+    def __init__(
+        self,
+        steps: Qwen3Steps,
+        options: SamplingOptions,
+        frames: int,
+        *,
+        graphs: bool,
+        codec_sizes: Iterable[int] = (),
+    ) -> None:
         import torch
 
         self.steps = steps
@@ -123,6 +132,8 @@ class FrameStepper:
         }
         if graphs and self.cuda:
             self._capture()
+        self.codec = StreamingCodecDecoder(steps.codec_decoder, graph_sizes=codec_sizes if graphs else ())
+        """The stream's codec decoder (reset by :meth:`begin`)."""
 
     @property
     def captured(self) -> bool:
@@ -171,40 +182,14 @@ class FrameStepper:
         self._talk()
 
     def _capture(self) -> None:
-        """Capture the three parts as CUDA graphs sharing one memory pool (they never run at once).
-
-        One capture at a time, in "thread_local" mode: another stream keeps generating in
-        its own thread while a new stepper is captured.
-        """
-        with _CAPTURE_LOCK:
-            self._capture_parts()
-
-    def _capture_parts(self) -> None:
-        import torch
-
-        current = torch.cuda.current_stream(self.device)
-        pool = None
-        try:
-            for name, part in self.parts.items():
-                self._reset(PREFIX_MAX_POSITIONS)
-                side = torch.cuda.Stream(self.device)
-                side.wait_stream(current)
-                with torch.cuda.stream(side):
-                    for _ in range(2):  # warm up kernels and allocator outside the capture
-                        part()
-                current.wait_stream(side)
-                self._reset(PREFIX_MAX_POSITIONS)
-                graph = torch.cuda.CUDAGraph()
-                graph.register_generator_state(self.generator)
-                with torch.cuda.graph(graph, pool=pool, capture_error_mode="thread_local"):
-                    part()
-                pool = graph.pool()
-                self._graphs[name] = graph
-            torch.cuda.synchronize(self.device)
-        except RuntimeError as err:
-            self._graphs.clear()
-            torch.cuda.synchronize(self.device)
-            log.warning("TTS: CUDA graph capture failed, frames run without graphs (slower): %s", err)
+        """Capture the three parts as CUDA graphs (one memory pool: they never run at once)."""
+        self._graphs = capture_graphs(
+            self.parts,
+            self.device,
+            reset=lambda: self._reset(PREFIX_MAX_POSITIONS),
+            what="frame steps",
+            generator=self.generator,
+        )
 
     def _reset(self, position: int) -> None:
         self.position.fill_(position)
@@ -227,6 +212,7 @@ class FrameStepper:
             self.generator.manual_seed(seed)
         self.kv[:, :, :, : prefix.length].copy_(prefix.kv)
         self._reset(prefix.length)
+        self.codec.reset()
         self.set_allow_end(True)
         self.text_in.copy_(first_row)
         return self.launch("talk", 0)
@@ -280,14 +266,17 @@ class StepperPool:
     sampling options or frame cap no longer match the engine's is rebuilt.
     """
 
-    def __init__(self, steps: Qwen3Steps, *, graphs: bool) -> None:
+    def __init__(self, steps: Qwen3Steps, *, graphs: bool, codec_sizes: Iterable[int] = ()) -> None:
         self.steps = steps
         self.graphs = graphs
+        self.codec_sizes = tuple(codec_sizes)
         self._free: list[FrameStepper] = []
         self._made = 0
         self._cond = threading.Condition()
         self.captured = False
         """True once a stepper was captured as CUDA graphs."""
+        self.codec_captured: tuple[int, ...] = ()
+        """Chunk lengths (frames) the codec decoder of the newest stepper replays as graphs."""
 
     @property
     def size(self) -> int:
@@ -320,8 +309,11 @@ class StepperPool:
                     break
                 self._cond.wait()
         try:
-            stepper = FrameStepper(self.steps, options, options.max_new_tokens, graphs=self.graphs)
+            stepper = FrameStepper(
+                self.steps, options, options.max_new_tokens, graphs=self.graphs, codec_sizes=self.codec_sizes
+            )
             self.captured = self.captured or stepper.captured
+            self.codec_captured = stepper.codec.captured_sizes
             return stepper
         except BaseException:
             with self._cond:

@@ -100,7 +100,25 @@ REQUIRED_ATTRIBUTES: tuple[str, ...] = (
     "speech_tokenizer.model.decoder.total_upsample",
     "speech_tokenizer.model.decoder.quantizer",
     "speech_tokenizer.model.decoder.pre_conv",
-    "speech_tokenizer.model.decoder.pre_transformer",
+    "speech_tokenizer.model.decoder.config.sliding_window",
+    "speech_tokenizer.model.decoder.pre_transformer.input_proj",
+    "speech_tokenizer.model.decoder.pre_transformer.output_proj",
+    "speech_tokenizer.model.decoder.pre_transformer.norm",
+    "speech_tokenizer.model.decoder.pre_transformer.rotary_emb.inv_freq",
+    "speech_tokenizer.model.decoder.pre_transformer.rotary_emb.attention_scaling",
+    "speech_tokenizer.model.decoder.pre_transformer.layers[0].input_layernorm",
+    "speech_tokenizer.model.decoder.pre_transformer.layers[0].post_attention_layernorm",
+    "speech_tokenizer.model.decoder.pre_transformer.layers[0].mlp",
+    "speech_tokenizer.model.decoder.pre_transformer.layers[0].self_attn_layer_scale",
+    "speech_tokenizer.model.decoder.pre_transformer.layers[0].mlp_layer_scale",
+    "speech_tokenizer.model.decoder.pre_transformer.layers[0].self_attn.q_proj",
+    "speech_tokenizer.model.decoder.pre_transformer.layers[0].self_attn.k_proj",
+    "speech_tokenizer.model.decoder.pre_transformer.layers[0].self_attn.v_proj",
+    "speech_tokenizer.model.decoder.pre_transformer.layers[0].self_attn.o_proj",
+    "speech_tokenizer.model.decoder.pre_transformer.layers[0].self_attn.q_norm",
+    "speech_tokenizer.model.decoder.pre_transformer.layers[0].self_attn.k_norm",
+    "speech_tokenizer.model.decoder.pre_transformer.layers[0].self_attn.head_dim",
+    "speech_tokenizer.model.decoder.pre_transformer.layers[0].self_attn.scaling",
     "speech_tokenizer.model.decoder.upsample",
     "speech_tokenizer.model.decoder.decoder",
 )
@@ -157,7 +175,7 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
-def _rotary_tables(
+def rotary_tables(
     inv_freq: torch.Tensor, scaling: float, positions: torch.Tensor, dtype: torch.dtype
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(cos, sin) ``(positions, head_dim)`` in ``dtype``: float32 products as the HF rotary module does."""
@@ -168,7 +186,18 @@ def _rotary_tables(
     return (angles.cos() * scaling).to(dtype), (angles.sin() * scaling).to(dtype)
 
 
-def _attend(
+def project_qkv(
+    attention: Any, hidden: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, n: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Queries, keys (normed, rotated) and values ``(1, heads, n, d)`` of one attention block."""
+    dim = int(attention.head_dim)
+    q = attention.q_norm(attention.q_proj(hidden).view(1, n, -1, dim)).transpose(1, 2)
+    k = attention.k_norm(attention.k_proj(hidden).view(1, n, -1, dim)).transpose(1, 2)
+    v = attention.v_proj(hidden).view(1, n, -1, dim).transpose(1, 2)
+    return q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin, v
+
+
+def attend(
     q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, visible: torch.Tensor | None, scale: float
 ) -> torch.Tensor:
     """Attention of ``q`` ``(1, q_heads, n, d)`` over ``keys``/``values`` ``(1, kv_heads, length, d)``.
@@ -255,7 +284,7 @@ class Qwen3Steps:
             self.tts_bos, self.tts_eos, self.tts_pad = (r.clone() for r in rows.chunk(3, dim=1))
             self.role_rows = self.project_text(torch.tensor([role], device=self.device))
             positions = torch.arange(self.num_groups, device=self.device)
-            self._predictor_cos, self._predictor_sin = _rotary_tables(
+            self._predictor_cos, self._predictor_sin = rotary_tables(
                 rotary.inv_freq, float(rotary.attention_scaling), positions, self.dtype
             )
 
@@ -353,7 +382,7 @@ class Qwen3Steps:
         if self.window is not None:
             visible = visible & (columns[None, :] > positions[:, None] - self.window)
         rotary = talker.rotary_emb
-        cos, sin = _rotary_tables(rotary.inv_freq, float(rotary.attention_scaling), positions, self.dtype)
+        cos, sin = rotary_tables(rotary.inv_freq, float(rotary.attention_scaling), positions, self.dtype)
         hidden = rows
         for index, layer in enumerate(talker.layers):
             hidden = self._layer(layer, hidden, cos, sin, kv[index], positions, visible, n)
@@ -378,25 +407,14 @@ class Qwen3Steps:
     ) -> torch.Tensor:
         """One decoder layer; its keys/values go into ``kv`` ``(2, kv_heads, length, d)`` at ``positions``."""
         attention = layer.self_attn
-        q, k, v = self._qkv(attention, layer.input_layernorm(hidden), cos, sin, n)
+        q, k, v = project_qkv(attention, layer.input_layernorm(hidden), cos, sin, n)
         keys, values = kv[0].unsqueeze(0), kv[1].unsqueeze(0)
         keys.index_copy_(2, positions, k)
         values.index_copy_(2, positions, v)
-        out = _attend(q, keys, values, visible, float(attention.scaling))
+        out = attend(q, keys, values, visible, float(attention.scaling))
         hidden = hidden + attention.o_proj(out.transpose(1, 2).reshape(1, n, -1))
         result: torch.Tensor = hidden + layer.mlp(layer.post_attention_layernorm(hidden))
         return result
-
-    @staticmethod
-    def _qkv(
-        attention: Any, hidden: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, n: int
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Queries, keys (normed, rotated) and values ``(1, heads, n, d)`` of one attention block."""
-        dim = int(attention.head_dim)
-        q = attention.q_norm(attention.q_proj(hidden).view(1, n, -1, dim)).transpose(1, 2)
-        k = attention.k_norm(attention.k_proj(hidden).view(1, n, -1, dim)).transpose(1, 2)
-        v = attention.v_proj(hidden).view(1, n, -1, dim).transpose(1, 2)
-        return q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin, v
 
     # --------------------------------------------------------------- code predictor
 
@@ -426,13 +444,13 @@ class Qwen3Steps:
         cos, sin = self._predictor_cos[start:end], self._predictor_sin[start:end]
         for index, layer in enumerate(predictor.model.layers):
             attention = layer.self_attn
-            q, k, v = self._qkv(attention, layer.input_layernorm(hidden), cos, sin, n)
+            q, k, v = project_qkv(attention, layer.input_layernorm(hidden), cos, sin, n)
             keys, values = kv[index, 0].unsqueeze(0), kv[index, 1].unsqueeze(0)
             keys[:, :, start:end].copy_(k)
             values[:, :, start:end].copy_(v)
             window = attention.sliding_window
             low = max(0, end - int(window)) if window is not None and n == 1 else 0
-            out = _attend(q, keys[:, :, low:end], values[:, :, low:end], None, float(attention.scaling))
+            out = attend(q, keys[:, :, low:end], values[:, :, low:end], None, float(attention.scaling))
             hidden = hidden + attention.o_proj(out.transpose(1, 2).reshape(1, n, -1))
             hidden = hidden + layer.mlp(layer.post_attention_layernorm(hidden))
         result: torch.Tensor = predictor.model.norm(hidden)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from livevoice.errors import ConfigError
-from livevoice.tts.codec import StreamingCodecDecoder
+from livevoice.tts.codec import codec_graph_sizes
 from livevoice.tts.engine import TtsError
 from livevoice.tts.frame_step import StepperPool
 from livevoice.tts.loading import (
@@ -97,7 +97,11 @@ class Qwen3TtsEngine:
         frame after reading it when its text has more tokens than that. A trained model ends
         once it has said its text; a random one anywhere, or never: paced, its phrases are as
         long as their text, however the text reached it (all at once or appended)."""
-        self.steppers = StepperPool(self.steps, graphs=cuda_graphs and self.device.type == "cuda")
+        self.steppers = StepperPool(
+            self.steps,
+            graphs=cuda_graphs and self.device.type == "cuda",
+            codec_sizes=codec_graph_sizes(first_chunk_frames, chunk_frames),
+        )
         self._prefix_lock = threading.Lock()
         self._prefixes: OrderedDict[tuple[bytes, str], VoicePrefix] = OrderedDict()
 
@@ -140,7 +144,7 @@ class Qwen3TtsEngine:
 
     def warmup(self) -> None:
         """Run one short phrase so the first real phrase does not pay for lazy initialisation
-        (on CUDA: the frame graphs are captured here)."""
+        (on CUDA: the frame and codec graphs are captured here)."""
         rng = np.random.default_rng(0)
         embedding = (0.05 * rng.standard_normal(self.embedding_dim)).astype(np.float32)
         stream = self.open(embedding, "Hello.")
@@ -177,10 +181,6 @@ class Qwen3TtsEngine:
             while len(self._prefixes) > _PREFIX_CACHE_VOICES:
                 self._prefixes.popitem(last=False)
         return entry
-
-    def codec_decoder(self) -> StreamingCodecDecoder:
-        """A fresh incremental codec decoder (one per phrase)."""
-        return StreamingCodecDecoder(self.steps.codec_decoder)
 
     def _check_embedding(self, embedding: np.ndarray) -> torch.Tensor:
         import torch

@@ -237,7 +237,7 @@ class Qwen3TtsStream:
             prefix = engine.voice_prefix(self._embedding)
             stepper.set_allow_end(self._may_end(0))
             previous = stepper.begin(prefix, self._text_row(0, first) + prefix.codec_bos, engine.seed)
-            decoder = engine.codec_decoder()
+            decoder = stepper.codec
             sizes = chunk_sizes(engine.first_chunk_frames, engine.chunk_frames)
             target, start, index, frame = next(sizes), 0, 0, 0
             while True:
