@@ -104,10 +104,11 @@ class AsrConfig:
     context_chars: int = field(default=0, metadata=_range(0, 400))
     """The end of the previous utterances' text (up to this many characters) is the prompt of
     the next one; 0 = each utterance decoded alone (best for tiny.en, see bench/RESULTS.md)."""
-    context_audio_ms: int = field(default=3000, metadata=_range(0, 5000))
+    context_audio_ms: int = field(default=0, metadata=_range(0, 5000))
     """The last this many ms of the previous utterance's audio (with the pause, when it was at
-    most 2 s) are decoded in front of the next one and not committed again; 0 = none. Better
-    first words (bench/RESULTS.md), at the cost of longer decodes."""
+    most 2 s) are decoded in front of the next one and not committed again; 0 = none. It
+    helped tiny.en's first words until ``input_drive`` came; with it, it no longer does and
+    doubles each decode (bench/RESULTS.md): off by default, worth measuring with other models."""
     context_reset_s: float = field(default=10.0, metadata=_range(0.0, 3600.0))
     """A pause longer than this (s) forgets that context."""
     encoder_padding_ms: int = field(default=5000, metadata=_range(1000, 30000))
@@ -115,6 +116,10 @@ class AsrConfig:
 
     Less padding is cheaper (a 5 s buffer: ~0.1 s instead of ~0.4 s on a small CPU), but
     under ~3 s tiny.en starts repeating itself at the end of the buffer."""
+    input_drive: float = field(default=2.0, metadata=_range(0.0, 10.0))
+    """Level the loud samples of each decoded buffer are scaled to before a soft limiter
+    (``tanh``), so Whisper hears speech evened out and at one level whatever the microphone
+    gain (livevoice.asr.level); 0 = Whisper hears the input as it is."""
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,17 @@ def test_word_error_rate_on_whole_utterances(
 
 
 @pytest.mark.slow
+def test_a_quiet_microphone_is_heard_like_a_loud_one(tmp_path: Path, recognizer: WhisperRecognizer) -> None:
+    """``[asr] input_drive`` (on by default) brings every buffer to one level before Whisper."""
+    assert recognizer.config.input_drive > 0
+    audio = np.concatenate([silence(0.3), speech(SENTENCES[1], tmp_path), silence(0.3)])
+    loud = [w.text for w in recognizer.transcribe(audio, prompt=None, max_new_tokens=100)]
+    quiet = [w.text for w in recognizer.transcribe(0.1 * audio, prompt=None, max_new_tokens=100)]
+    assert quiet == loud
+    assert wer([SENTENCES[1]], [" ".join(loud)]) <= 0.2, loud
+
+
+@pytest.mark.slow
 def test_incremental_path_commits_words_before_the_end_and_finalises(
     tmp_path: Path, recognizer: WhisperRecognizer
 ) -> None:

@@ -11,6 +11,9 @@ instead (the rest of the window is padding too, so nothing the model hears chang
 how much silence follows). A decode of a 5 s buffer costs 3-4x less on a CPU, with the
 same accuracy on the benchmark's speech once the padding is a few seconds (see
 bench/RESULTS.md; with no padding at all tiny.en loops on the end of the buffer).
+
+What the model hears is the buffer brought to one level with its peaks softly limited
+(:mod:`livevoice.asr.level`, ``[asr] input_drive``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from livevoice.asr.level import condition
 from livevoice.config import AsrConfig
 from livevoice.errors import ModelError
 from livevoice.frames import FloatArray, Word
@@ -144,7 +148,7 @@ class WhisperRecognizer:
         padding = self.config.encoder_padding_ms
         self.model.encode_frames = encoder_frames(len(audio), padding) if padding < 30_000 else None
         segments, _info = self.model.transcribe(
-            audio,
+            condition(audio, self.config.input_drive),
             language=self.config.language or None,
             beam_size=self.config.beam_size,
             temperature=0.0,
