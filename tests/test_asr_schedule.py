@@ -72,14 +72,17 @@ def test_auto_step_is_shorter_on_a_gpu() -> None:
         ("can you hear me oh oh oh oh oh", 5),
         ("thank you thank you thank you", 2),
         ("please send it thank you. Thank you, thank you!", 5),
-        ("my favourite colour is blue and my favourite colour is blue and my favourite colour is", None),
+        ("my favourite colour is blue and my favourite colour is blue and my favourite colour is", 6),
+        ("can you hear me clearly? Can you hear me clearly? Can you", 5),
         ("a b c d a b c d a b c d", 4),
+        ("a b c d a b c d", None),
+        ("we said it twice and then we said it again", None),
         ("no no we said no", None),
         ("the the", None),
         ("", None),
     ],
 )
-def test_repetition_start_finds_runs_of_three_copies(words: str, cut: int | None) -> None:
+def test_repetition_start_finds_three_copies_or_two_long_ones(words: str, cut: int | None) -> None:
     assert repetition_start(words.split()) == cut
 
 

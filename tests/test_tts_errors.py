@@ -136,7 +136,10 @@ def test_engine_still_works_after_errors(engine: Qwen3TtsEngine) -> None:
             bad()
     stream = engine.open(np.ones(64, np.float32), "Still here.")
     chunks = list(stream)
-    assert stream.frames_generated == 4 and chunks[-1].final
+    # a whole phrase: at least the frames before the end token may come, all decoded to sound
+    assert stream.frames_generated >= 2 and chunks[-1].final
+    assert sum(c.frames for c in chunks) == stream.frames_generated
+    assert sum(len(c.samples) for c in chunks) == stream.frames_generated * engine.samples_per_frame
 
 
 @pytest.mark.slow

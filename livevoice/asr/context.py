@@ -15,11 +15,16 @@ from collections.abc import Sequence
 
 from livevoice.asr.agreement import normalize
 
+LONG_NGRAM = 5
+"""An n-gram of at least this many words said twice in a row is a loop too (Whisper repeating
+a whole sentence: "Can you hear me clearly through the microphone? Can you hear me ...")."""
 
-def repetition_start(words: Sequence[str], *, min_copies: int = 3, max_ngram: int = 4) -> int | None:
-    """Index of the second copy in the first run of ``min_copies`` or more consecutive copies
-    of one n-gram (n <= ``max_ngram``) in ``words``; None when there is none.
 
+def repetition_start(words: Sequence[str], *, min_copies: int = 3, max_ngram: int = 30) -> int | None:
+    """Index of the second copy in the first loop in ``words``; None when there is none.
+
+    A loop: ``min_copies`` or more consecutive copies of one n-gram shorter than
+    :data:`LONG_NGRAM` words, or two copies of a longer one (n <= ``max_ngram``).
     Cutting the words there keeps one copy: "thank you thank you thank you" -> "thank you".
     """
     keys = [normalize(w) for w in words]
@@ -31,7 +36,7 @@ def repetition_start(words: Sequence[str], *, min_copies: int = 3, max_ngram: in
             copies = 1
             while keys[start + copies * n : start + (copies + 1) * n] == gram:
                 copies += 1
-            if copies >= min_copies:
+            if copies >= (min_copies if n < LONG_NGRAM else 2):
                 return start + n
     return None
 

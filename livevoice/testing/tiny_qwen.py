@@ -437,8 +437,10 @@ def _build(
     special = _build_text_tokenizer(folder, words)
     config, tokenizer_config = qwen3_tts_configs(arch, special)
     previous_state = torch.random.get_rng_state()
+    previous_threads = torch.get_num_threads()
     try:
         torch.manual_seed(seed)
+        torch.set_num_threads(1)  # the decoder calibration sums the same way whatever the caller's threads
         with torch.device(device):
             model = Qwen3TTSForConditionalGeneration(config).eval()
             if zero_end_token:
@@ -456,6 +458,7 @@ def _build(
         EncodecFeatureExtractor(feature_size=1, sampling_rate=24000).save_pretrained(str(speech_folder))
     finally:
         torch.random.set_rng_state(previous_state)
+        torch.set_num_threads(previous_threads)
 
     # The speaker-encoder config takes no **kwargs, but save_pretrained writes a
     # model_type into it: drop that key so the folder loads.
