@@ -211,7 +211,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 def test_transcribe_cli_json_from_a_44k_stereo_file(tmp_path: Path) -> None:
-    raw = espeak("Hello there. How are you doing today?", tmp_path / "raw.wav")
+    # (not "Hello there.": tiny.en mishears it alone in 2 of 3 espeak voices, in all 3 with
+    # [asr] input_drive; bench/RESULTS.md. This test is about the file path and the events.)
+    raw = espeak("Hello everyone. How are you doing today?", tmp_path / "raw.wav")
     padded = tmp_path / "padded.wav"
     subprocess.run(["sox", str(raw), str(padded), "pad", "0.7", "1.0"], check=True)
     stereo = convert(padded, tmp_path / "stereo44.wav", sample_rate=44100, channels=2)
@@ -222,7 +224,7 @@ def test_transcribe_cli_json_from_a_44k_stereo_file(tmp_path: Path) -> None:
     assert types[0] == "SpeechStarted" and "TranscriptFinal" in types
     finals = [e for e in events if e["type"] == "TranscriptFinal"]
     text = " ".join(f["text"] for f in finals)
-    assert wer(["Hello there. How are you doing today?"], [text]) <= 0.25, text
+    assert wer(["Hello everyone. How are you doing today?"], [text]) <= 0.25, text
     first_word = finals[0]["words"][0]
     assert 0.4 <= first_word["start_s"] <= 1.0  # 0.7 s of padding before the speech
     assert all(e["type"] != "TranscriptPartial" for e in events)
