@@ -171,6 +171,8 @@ def test_the_whole_loop_live(setup: Path, tiny_models: Models) -> None:
 
             # 4. mute: nothing goes out, nothing is recognised
             await client.request("SetMode", {"mode": "mute"})
+            # what passthrough had already queued plays out first; this step records after it
+            await eventually(pipeline.output.drained, 30, "the passed-through tone played out")
             recorder = Recorder("livevoice_mic", setup / "rec4.raw")
             utterances_before = pipeline.front.detector.utterance_id
             play(setup / "s1.wav")
