@@ -73,9 +73,9 @@ class StreamingCodecDecoder:
         transformer = decoder.pre_transformer
         attention = transformer.layers[0].self_attn
         self._window = int(decoder.config.sliding_window)
-        self._head_dim = int(attention.head_dim)
-        kv_heads = int(attention.k_proj.out_features) // self._head_dim
-        self._kv = self._zeros((len(transformer.layers), 2, 1, kv_heads, self._window - 1, self._head_dim))
+        head_dim = int(attention.head_dim)
+        kv_heads = int(attention.k_proj.out_features) // head_dim
+        self._kv = self._zeros((len(transformer.layers), 2, 1, kv_heads, self._window - 1, head_dim))
         """Keys/values of the last ``window - 1`` positions (zero and masked before the start)."""
         self._position = torch.zeros(1, dtype=torch.long, device=self._device)
         """Stream position (frames) of the next chunk's first frame, on the device."""
@@ -183,10 +183,7 @@ class StreamingCodecDecoder:
             attention = layer.self_attn
             q, k, v = project_qkv(attention, layer.input_layernorm(hidden), cos, sin, n)
             cache = self._kv[index]
-            keys = torch.cat([cache[0], k], dim=2)
-            values = torch.cat([cache[1], v], dim=2)
-            cache[0].copy_(keys[:, :, -carried:])
-            cache[1].copy_(values[:, :, -carried:])
+            keys, values = _carry(cache[0], k, dim=2), _carry(cache[1], v, dim=2)
             out = attend(q, keys, values, visible, float(attention.scaling))
             out = attention.o_proj(out.transpose(1, 2).reshape(1, n, -1))
             hidden = hidden + layer.self_attn_layer_scale(out)
@@ -197,11 +194,7 @@ class StreamingCodecDecoder:
     def _causal_conv(self, module: Any, hidden: torch.Tensor) -> torch.Tensor:
         """A left-padded stride-1 conv, fed with its carried input tail instead of zeros."""
         tail = self._tails.get(id(module))
-        if tail is None:
-            return module.conv(hidden)
-        extended = torch.cat([tail, hidden], dim=-1)
-        tail.copy_(extended[..., -tail.shape[-1] :])
-        return module.conv(extended)
+        return module.conv(hidden if tail is None else _carry(tail, hidden, dim=-1))
 
     def _trans_conv(self, module: Any, hidden: torch.Tensor) -> torch.Tensor:
         """A right-trimmed transposed conv, fed with the input step(s) its overlap needs."""
@@ -210,11 +203,8 @@ class StreamingCodecDecoder:
         previous = self._tails.get(id(module))
         if previous is None:
             return module.conv(hidden)[..., : steps * stride]
-        keep = previous.shape[-1]
-        extended = torch.cat([previous, hidden], dim=-1)
-        previous.copy_(extended[..., -keep:])
-        out = module.conv(extended)
-        start = keep * stride
+        out = module.conv(_carry(previous, hidden, dim=-1))
+        start = previous.shape[-1] * stride
         return out[..., start : start + steps * stride]
 
     def _convnext(self, block: Any, hidden: torch.Tensor) -> torch.Tensor:
@@ -249,6 +239,14 @@ class StreamingCodecDecoder:
             if not self._graphs:
                 self._outputs.clear()
             self.reset()
+
+
+def _carry(tail: torch.Tensor, new: torch.Tensor, *, dim: int) -> torch.Tensor:
+    """``new`` with the carried ``tail`` in front (along ``dim``); ``tail`` then holds the end
+    of that, for the next chunk (written in place: the same tensor every call)."""
+    extended = torch.cat([tail, new], dim=dim)
+    tail.copy_(extended.narrow(dim, extended.shape[dim] - tail.shape[dim], tail.shape[dim]))
+    return extended
 
 
 def _tail_steps(module: Any) -> int:
